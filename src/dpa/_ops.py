@@ -1,0 +1,129 @@
+"""Element-wise operations shared by the three backends: Python scalars, numpy and torch.
+
+The value mappings (:mod:`dpa.fmath`, :mod:`dpa.specs`) are written once
+against this small interface, so the scalar, numpy and torch paths run the
+same IEEE-754 operations in the same order and agree bit for bit. Only
+correctly rounded operations are offered (+, -, *, /, floor, frexp,
+ldexp, min, max, comparisons): no library transcendental, whose last bit
+differs between libm, numpy's SIMD code and CUDA, and no sqrt, which torch's
+CPU kernel does not round correctly for float64 (see :func:`dpa.fmath.sqrt`).
+
+Integers are 64-bit words holding uint64 bits: Python ints, numpy ``uint64``
+or torch ``int64`` (two's complement, hence :meth:`srl` and :meth:`ge_u64`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+M32 = 0xFFFFFFFF
+SIGN64 = 1 << 63
+
+
+class PyOps:
+    """Python floats and ints (the scalar path)."""
+
+    name = "python"
+
+    @staticmethod
+    def floor(x: float) -> float:
+        return float(math.floor(x))
+
+    @staticmethod
+    def frexp(x: float) -> tuple[float, int]:
+        return math.frexp(x)
+
+    @staticmethod
+    def ldexp(m: float, e: Any) -> float:
+        return math.ldexp(m, int(e))
+
+    @staticmethod
+    def where(c: bool, a: Any, b: Any) -> Any:
+        return a if c else b
+
+    @staticmethod
+    def minimum(a: float, b: float) -> float:
+        return a if a <= b else b
+
+    @staticmethod
+    def maximum(a: float, b: float) -> float:
+        return a if a >= b else b
+
+    @staticmethod
+    def abs(x: float) -> float:
+        return -x if x < 0.0 else x
+
+
+class NumpyOps:
+    """numpy float64 arrays and uint64 words."""
+
+    name = "numpy"
+    floor = staticmethod(np.floor)
+    where = staticmethod(np.where)
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
+    abs = staticmethod(np.abs)
+
+    @staticmethod
+    def frexp(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.frexp(x)
+
+    @staticmethod
+    def ldexp(m: np.ndarray, e: np.ndarray) -> np.ndarray:
+        return np.ldexp(m, np.asarray(e).astype(np.int32))
+
+
+class TorchOps:
+    """torch float64 tensors and int64 words (CPU or CUDA)."""
+
+    name = "torch"
+
+    def __init__(self) -> None:
+        import torch
+
+        self.torch = torch
+
+    def floor(self, x):
+        return self.torch.floor(x)
+
+    def where(self, c, a, b):
+        t = self.torch
+        if not isinstance(a, t.Tensor):
+            a = t.tensor(a, dtype=t.float64, device=c.device)
+        if not isinstance(b, t.Tensor):
+            b = t.tensor(b, dtype=t.float64, device=c.device)
+        return t.where(c, a, b)
+
+    def minimum(self, a, b):
+        t = self.torch
+        if not isinstance(b, t.Tensor):
+            return t.clamp(a, max=b)
+        return t.minimum(a, b)
+
+    def maximum(self, a, b):
+        t = self.torch
+        if not isinstance(b, t.Tensor):
+            return t.clamp(a, min=b)
+        return t.maximum(a, b)
+
+    def abs(self, x):
+        return self.torch.abs(x)
+
+    def frexp(self, x):
+        m, e = self.torch.frexp(x)
+        return m, e.to(self.torch.float64)
+
+    def ldexp(self, m, e):
+        # torch.ldexp goes through pow(2, e), whose exactness is not promised on
+        # every device; 2**e built from its IEEE-754 bits is exact by
+        # construction (e stays in the normal range here).
+        t = self.torch
+        bits = (e.to(t.int64) + 1023) << 52
+        return m * bits.view(t.float64)
+
+
+PY = PyOps()
+NP = NumpyOps()

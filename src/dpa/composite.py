@@ -1,0 +1,179 @@
+"""Composite specs: one parameter, several flat outputs.
+
+* :class:`ResizedCropSpec` / :class:`ErasingSpec`: a box ``(x, y, w, h)`` as
+  fractions of the image, drawn like torchvision's ``RandomResizedCrop`` and
+  ``RandomErasing`` (area fraction and log-uniform aspect ratio) but without
+  their open-ended rejection loop: the ratio is limited to what fits, so one
+  fixed set of draws always gives a valid box.
+* :class:`PermutationSpec`: an order of ``n`` operations (colour jitter's),
+  one output per position.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, ClassVar, Sequence
+
+from dpa import fmath
+from dpa._draws import TWO_M32, mulhi32
+from dpa._ops import PY
+from dpa.specs import Output, Spec, _finite, _int, register_spec
+
+__all__ = ["ResizedCropSpec", "ErasingSpec", "PermutationSpec"]
+
+
+def _pair(kind: str, name: str, value: Any) -> tuple[float, float]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
+        raise TypeError(f"{kind}.{name} must be a pair [low, high]; got {value!r}")
+    low, high = (_finite(kind, f"{name}[{i}]", v) for i, v in enumerate(value))
+    if low > high:
+        raise ValueError(f"{kind}.{name} must be ordered [low, high]; got [{low}, {high}]")
+    return low, high
+
+
+@dataclass(frozen=True)
+class _BoxSpec(Spec):
+    """Shared sampling of an axis-aligned box (see the module docstring).
+
+    With draws d0..d3 and ``u_i = d_i * 2**-32``::
+
+        s = scale[0] + d0 * ((scale[1] - scale[0]) * 2**-32)          # area fraction
+        r = exp(log(ratio[0]) + d1 * ((log(ratio[1]) - log(ratio[0])) * 2**-32))
+        r = min(max(r, s), 1 / s)                                    # so that w, h <= 1
+        w = min(sqrt(s * r), 1);  h = min(sqrt(s / r), 1)
+        x = u2 * (1 - w);          y = u3 * (1 - h)
+
+    ``ratio`` is width/height relative to the image's own aspect ratio.
+    """
+
+    n_draws: ClassVar[int] = 4
+    scale: tuple = (0.08, 1.0)
+    ratio: tuple = (3.0 / 4.0, 4.0 / 3.0)
+
+    def _validate(self) -> None:
+        scale = _pair(self.kind, "scale", self.scale)
+        ratio = _pair(self.kind, "ratio", self.ratio)
+        if not 0.0 < scale[0] <= scale[1] <= 1.0:
+            raise ValueError(f"{self.kind}.scale must satisfy 0 < low <= high <= 1; got {list(scale)}")
+        if not ratio[0] > 0.0:
+            raise ValueError(f"{self.kind}.ratio must be > 0; got {list(ratio)}")
+        object.__setattr__(self, "scale", scale)
+        object.__setattr__(self, "ratio", ratio)
+
+    def _check_identity(self, identity: Any) -> Any:
+        raise ValueError(f"{self.kind} has a fixed identity {self.default_identity()}; do not pass 'identity'")
+
+    def outputs(self) -> tuple[Output, ...]:
+        return tuple(
+            Output(suffix, "float", ident) for suffix, ident in zip(("_x", "_y", "_w", "_h"), self.default_identity())
+        )
+
+    @cached_property
+    def _consts(self) -> tuple[float, float, float, float]:
+        lr0 = fmath.log(self.ratio[0])
+        return (
+            self.scale[0],
+            (self.scale[1] - self.scale[0]) * TWO_M32,
+            lr0,
+            (fmath.log(self.ratio[1]) - lr0) * TWO_M32,
+        )
+
+    @staticmethod
+    def _box(s: Any, lr: Any, u2: Any, u3: Any, ops: Any) -> tuple:
+        r = ops.minimum(ops.maximum(fmath.exp(lr, ops), s), 1.0 / s)
+        w = ops.minimum(fmath.sqrt(s * r, ops), 1.0)
+        h = ops.minimum(fmath.sqrt(s / r, ops), 1.0)
+        return u2 * (1.0 - w), u3 * (1.0 - h), w, h
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        s0, ss, r0, rs = self._consts
+        w0, w1 = words[0], words[1]
+        return self._box(
+            s0 + (w0 >> 32) * ss,
+            r0 + (w0 & 0xFFFFFFFF) * rs,
+            (w1 >> 32) * TWO_M32,
+            (w1 & 0xFFFFFFFF) * TWO_M32,
+            PY,
+        )
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        s0, ss, r0, rs = self._consts
+        return list(
+            self._box(draws.affine(0, ss, s0), draws.affine(1, rs, r0), draws.unit(2), draws.unit(3), ops)
+        )
+
+
+@register_spec
+@dataclass(frozen=True)
+class ResizedCropSpec(_BoxSpec):
+    """The crop box of a random resized crop; outputs ``<name>_x, _y, _w, _h``, identity the full image.
+
+    >>> ResizedCropSpec(scale=(0.5, 1.0)).to_dict()["scale"]
+    [0.5, 1.0]
+    """
+
+    kind: ClassVar[str] = "resized_crop"
+
+    def default_identity(self) -> Any:
+        return (0.0, 0.0, 1.0, 1.0)
+
+
+@register_spec
+@dataclass(frozen=True)
+class ErasingSpec(_BoxSpec):
+    """The box of a random erasing; outputs ``<name>_x, _y, _w, _h``, identity an empty box.
+
+    Defaults follow torchvision's ``RandomErasing``: area 2%..33%, ratio 0.3..3.3.
+    """
+
+    kind: ClassVar[str] = "erasing"
+    scale: tuple = (0.02, 0.33)
+    ratio: tuple = (0.3, 3.3)
+
+    def default_identity(self) -> Any:
+        return (0.0, 0.0, 0.0, 0.0)
+
+
+@register_spec
+@dataclass(frozen=True)
+class PermutationSpec(Spec):
+    """A uniformly random order of ``n`` items (2 <= n <= 12); outputs ``<name>_0 .. _{n-1}``.
+
+    ``k = floor(w * n! / 2**64)`` from one 64-bit word is decoded as a Lehmer
+    code: digit ``c_i = (k // (n-1-i)!) % (n-i)``, then, right to left, every
+    later position ``j`` with ``p_j >= p_i`` is incremented. Identity: ``0, 1, ..., n-1``.
+    """
+
+    kind: ClassVar[str] = "permutation"
+    n_draws: ClassVar[int] = 2
+    n: int = 4
+
+    def _validate(self) -> None:
+        object.__setattr__(self, "n", _int(self.kind, "n", self.n, 2, 12))
+
+    def default_identity(self) -> Any:
+        return tuple(range(self.n))
+
+    def _check_identity(self, identity: Any) -> Any:
+        raise ValueError(f"{self.kind} has a fixed identity {self.default_identity()}; do not pass 'identity'")
+
+    def outputs(self) -> tuple[Output, ...]:
+        return tuple(Output(f"_{i}", "int", i) for i in range(self.n))
+
+    def _decode(self, k: Any, ge: Any) -> list:
+        n = self.n
+        digits = [(k // math.factorial(n - 1 - i)) % (n - i) for i in range(n)]
+        for i in range(n - 2, -1, -1):
+            for j in range(i + 1, n):
+                digits[j] = digits[j] + ge(digits[j], digits[i])
+        return digits
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        k = mulhi32(words[0], math.factorial(self.n))
+        return tuple(self._decode(k, lambda a, b: 1 if a >= b else 0))
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        k = draws.mulhi(0, math.factorial(self.n))
+        return self._decode(k, lambda a, b: (a >= b).to(a.dtype) if hasattr(a, "to") else (a >= b).astype(a.dtype))

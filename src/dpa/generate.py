@@ -1,0 +1,326 @@
+"""Parameter generation: one sample (Python values) or many (arrays or tensors).
+
+Every output is a pure function of (seed, epoch, sample id, parameter name,
+spec). Parameter ``name`` with spec ``S`` uses, for sample ``i`` in
+``epoch``, the 64-bit words::
+
+    word_j = xxh64_pair(i, (epoch << 32) | j, stream_key(seed, name)),   j < S.n_words
+
+and ``S`` maps them to values (docs/SPEC.md). The scalar path calls the
+``xxhash`` binding directly; the batch path runs the same hash vectorised in
+numpy (blocks of ids against all of the config's rows at once) or torch
+(CPU or CUDA). All three agree bit for bit, for any batch split.
+"""
+
+from __future__ import annotations
+
+import numbers
+from functools import lru_cache
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import xxhash
+
+from dpa import _ops
+from dpa._draws import NumpyDraws, scalar_draw
+from dpa.config import AugmentationConfig
+from dpa.keys import check_epoch, check_sample_id, check_seed, counter_word, stream_key
+from dpa.prng import outer_row_constants, xxh64_outer
+from dpa.specs import gate_threshold
+
+__all__ = ["gen_augmentation_params", "gen_augmentation_batch", "as_sample_ids", "BACKENDS"]
+
+BACKENDS = ("numpy", "torch")
+_DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
+
+# Ids per numpy block: rows x block words stay in L2 and a ufunc call covers
+# enough elements to amortise its overhead (see benchmarks/test_bench_core.py).
+_BLOCK_ELEMENTS = 1 << 16
+# Ids per torch block, bounding the (rows, block) int64 temporaries.
+_TORCH_BLOCK = 1 << 20
+
+
+class _Entry:
+    """One parameter of a plan: its spec, outputs, hash rows and gate."""
+
+    __slots__ = ("spec", "names", "row0", "n_words", "key", "counter_bytes", "gate", "identities")
+
+    def __init__(self, name: str, spec: Any, row0: int, seed: int, epoch: int, names: tuple[str, ...]) -> None:
+        self.spec = spec
+        self.names = names
+        self.row0 = row0
+        self.n_words = spec.n_words
+        self.key = stream_key(seed, name)
+        self.counter_bytes = tuple(counter_word(epoch, j).to_bytes(8, "little") for j in range(self.n_words))
+        self.identities = spec.identity_values()
+        self.gate = (spec.n_draws, gate_threshold(spec.p)) if spec.gated else None
+
+
+class _Plan:
+    """Everything about (config, seed, epoch) that does not depend on the sample id."""
+
+    def __init__(self, config: AugmentationConfig, seed: int, epoch: int) -> None:
+        self.config = config
+        self.entries: list[_Entry] = []
+        row = 0
+        names_by_param: dict[str, list[str]] = {}
+        for out in config.outputs:
+            names_by_param.setdefault(out.param, []).append(out.name)
+        keys, counters = [], []
+        for name, spec in config.items():
+            entry = _Entry(name, spec, row, seed, epoch, tuple(names_by_param[name]))
+            self.entries.append(entry)
+            for j in range(entry.n_words):
+                keys.append(entry.key)
+                counters.append(counter_word(epoch, j))
+            row += entry.n_words
+        self.n_rows = row
+        self.row_c, self.row_k2 = outer_row_constants(counters, keys)
+        self._torch_rows: dict[str, Any] = {}
+        self.dtypes = {o.name: o.dtype for o in config.outputs}
+
+    # -- scalar --------------------------------------------------------------
+    def scalar(self, sample_id: int) -> dict[str, Any]:
+        idb = sample_id.to_bytes(8, "little")
+        digest = xxhash.xxh64_intdigest
+        out: dict[str, Any] = {}
+        for e in self.entries:
+            key = e.key
+            words = [digest(idb + cb, key) for cb in e.counter_bytes]
+            values = e.spec.scalar_values(words)
+            if e.gate is not None and scalar_draw(words, e.gate[0]) >= e.gate[1]:
+                values = e.identities
+            for name, value in zip(e.names, values):
+                out[name] = value
+        return out
+
+    # -- numpy ---------------------------------------------------------------
+    def numpy(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        n = ids.shape[0]
+        outs = {o.name: np.empty(n, dtype=_DTYPES[o.dtype]) for o in self.config.outputs}
+        block = max(256, _BLOCK_ELEMENTS // self.n_rows)
+        m = min(block, n)
+        if m == 0:
+            return outs
+        words = np.empty((self.n_rows, m), dtype=np.uint64)
+        tmp = np.empty((self.n_rows, m), dtype=np.uint64)
+        for start in range(0, n, block):
+            stop = min(start + block, n)
+            k = stop - start
+            w = words[:, :k]
+            xxh64_outer(ids[start:stop], self.row_c, self.row_k2, w, tmp[:, :k])
+            for e in self.entries:
+                draws = NumpyDraws(w[e.row0 : e.row0 + e.n_words])
+                values = e.spec.array_values(draws, _ops.NP)
+                if e.gate is not None:
+                    closed = ~draws.below(*e.gate)
+                    for v, ident in zip(values, e.identities):
+                        v[closed] = ident
+                for name, v in zip(e.names, values):
+                    outs[name][start:stop] = v
+        return outs
+
+    # -- torch ---------------------------------------------------------------
+    def torch(self, ids: Any) -> dict[str, Any]:
+        import torch
+
+        from dpa._draws import TorchDraws
+        from dpa._prng_torch import to_signed, xxh64_rows_torch
+
+        device = ids.device
+        rows = self._torch_rows.get(str(device))
+        if rows is None:
+            c = torch.tensor([to_signed(int(x)) for x in self.row_c.ravel()], dtype=torch.int64, device=device)
+            k2 = torch.tensor([to_signed(int(x)) for x in self.row_k2.ravel()], dtype=torch.int64, device=device)
+            rows = (c.view(-1, 1), k2.view(-1, 1))
+            self._torch_rows[str(device)] = rows
+        dtypes = {"float": torch.float64, "int": torch.int64, "bool": torch.bool}
+        n = ids.shape[0]
+        outs = {o.name: torch.empty(n, dtype=dtypes[o.dtype], device=device) for o in self.config.outputs}
+        ops = _ops.TorchOps()
+        for start in range(0, n, _TORCH_BLOCK):
+            stop = min(start + _TORCH_BLOCK, n)
+            words = xxh64_rows_torch(ids[start:stop], *rows)
+            for e in self.entries:
+                draws = TorchDraws(words[e.row0 : e.row0 + e.n_words])
+                values = e.spec.array_values(draws, ops)
+                if e.gate is not None:
+                    open_ = draws.below(*e.gate)
+                    values = [torch.where(open_, v, ident) for v, ident in zip(values, e.identities)]
+                for name, v in zip(e.names, values):
+                    outs[name][start:stop] = v
+        return outs
+
+
+@lru_cache(maxsize=256)
+def _cached_plan(config: AugmentationConfig, seed: int, epoch: int) -> _Plan:
+    return _Plan(config, seed, epoch)
+
+
+def _plan(config: Any, seed: Any, epoch: Any) -> _Plan:
+    if not isinstance(config, AugmentationConfig):
+        if isinstance(config, Mapping):
+            config = AugmentationConfig(config)
+        else:
+            raise TypeError(
+                f"config must be an AugmentationConfig (e.g. dpa.get_preset('moderate')) or a dict of specs; "
+                f"got {type(config).__name__}"
+            )
+    return _cached_plan(config, check_seed(seed), check_epoch(epoch))
+
+
+def gen_augmentation_params(sample_id: int, config: AugmentationConfig, seed: int = 0, epoch: int = 0) -> dict[str, Any]:
+    """The augmentation parameters of one sample, as plain Python values.
+
+    Args:
+        sample_id: the sample's id, an int in ``[0, 2**64)`` (a dataset index,
+            or :func:`dpa.sample_id_from_key` of a file path).
+        config: an :class:`AugmentationConfig` (or a dict of specs).
+        seed: the run's seed, in ``[0, 2**64)``.
+        epoch: the epoch, in ``[0, 2**32)``.
+
+    Returns:
+        ``{output name: value}``: float, int or bool per output, in config order.
+
+    Raises:
+        TypeError: ``sample_id``, ``seed`` or ``epoch`` is not an int (floats
+            and bools are refused), or ``config`` is not a config.
+        ValueError: any of them is outside its range.
+
+    >>> import dpa
+    >>> p = dpa.gen_augmentation_params(7, dpa.get_preset("mild"), seed=1)
+    >>> p == dpa.gen_augmentation_params(7, dpa.get_preset("mild"), seed=1)
+    True
+    >>> sorted(p)[:3]
+    ['brightness', 'contrast', 'crop_h']
+    """
+    sample_id = check_sample_id(sample_id)
+    return _plan(config, seed, epoch).scalar(sample_id)
+
+
+def as_sample_ids(sample_ids: Any, name: str = "sample_ids") -> np.ndarray:
+    """Convert ids (list, tuple, range, numpy array, torch tensor) to a 1-D uint64 array, checking the domain.
+
+    Raises:
+        TypeError: not a sequence of integers (floats, bools and strings are refused).
+        ValueError: an id outside ``[0, 2**64)`` (the message gives its index), or not 1-D.
+    """
+    if type(sample_ids).__module__.startswith("torch"):
+        import torch
+
+        if not isinstance(sample_ids, torch.Tensor):
+            raise TypeError(f"{name} must be a 1-D integer tensor; got {type(sample_ids).__name__}")
+        if sample_ids.dtype.is_floating_point or sample_ids.dtype.is_complex or sample_ids.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integers in [0, 2**64); got a tensor of dtype {sample_ids.dtype}")
+        sample_ids = sample_ids.detach().cpu().numpy()
+    if isinstance(sample_ids, np.ndarray):
+        arr = sample_ids
+        if arr.ndim != 1:
+            raise ValueError(f"{name} must be 1-D; got shape {arr.shape}")
+        if arr.dtype.kind == "u":
+            return arr.astype(np.uint64, copy=False)
+        if arr.dtype.kind == "i":
+            if arr.size and arr.min() < 0:
+                i = int(np.argmax(arr < 0))
+                raise ValueError(f"{name}[{i}] must be in [0, 2**64); got {int(arr[i])}")
+            return arr.astype(np.uint64)
+        if arr.dtype.kind == "O":
+            return as_sample_ids(arr.tolist(), name)
+        raise TypeError(
+            f"{name} must hold integers in [0, 2**64); got an array of dtype {arr.dtype}"
+            + (" (convert whole-number floats with .astype(np.uint64) after checking them)" if arr.dtype.kind == "f" else "")
+        )
+    if isinstance(sample_ids, range):
+        r = sample_ids
+        if len(r) == 0:
+            return np.empty(0, dtype=np.uint64)
+        lo, hi = min(r[0], r[-1]), max(r[0], r[-1])
+        if lo < 0 or hi >= 1 << 64:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{name} must be in [0, 2**64); the range contains {bad}")
+        steps = np.arange(len(r), dtype=np.uint64) * np.uint64(abs(r.step))
+        return np.uint64(r[0]) + steps if r.step > 0 else np.uint64(r[0]) - steps
+    if isinstance(sample_ids, (str, bytes)) or not isinstance(sample_ids, Iterable):
+        raise TypeError(
+            f"{name} must be a list, range, numpy array or tensor of ints; got {type(sample_ids).__name__}"
+            + (" (use gen_augmentation_params for one sample)" if isinstance(sample_ids, numbers.Number) else "")
+        )
+    values = list(sample_ids)
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name}[{i}] must be an integer in [0, 2**64); got {v!r} of type {type(v).__name__}")
+        if not 0 <= v < 1 << 64:
+            raise ValueError(f"{name}[{i}] must be in [0, 2**64); got {int(v)}")
+    return np.array([int(v) for v in values], dtype=np.uint64)
+
+
+def _torch_ids(sample_ids: Any, device: Any) -> Any:
+    import torch
+
+    if isinstance(sample_ids, torch.Tensor) and sample_ids.dtype == torch.int64:
+        if sample_ids.ndim != 1:
+            raise ValueError(f"sample_ids must be 1-D; got shape {tuple(sample_ids.shape)}")
+        if sample_ids.numel() and bool((sample_ids < 0).any()):
+            i = int(torch.nonzero(sample_ids < 0)[0])
+            raise ValueError(f"sample_ids[{i}] must be in [0, 2**64); got {int(sample_ids[i])}")
+        return sample_ids.to(device)
+    ids = as_sample_ids(sample_ids)
+    # The tensor holds the ids' 64 bits; ids >= 2**63 read as negative int64.
+    return torch.from_numpy(ids.view(np.int64)).to(device)
+
+
+def _torch_device(device: Any) -> Any:
+    import torch
+
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for, but torch.cuda.is_available() is False on this machine")
+    return dev
+
+
+def gen_augmentation_batch(
+    sample_ids: Any,
+    config: AugmentationConfig,
+    seed: int = 0,
+    epoch: int = 0,
+    backend: str = "numpy",
+    device: Any = None,
+) -> dict[str, Any]:
+    """The parameters of many samples at once, as a structure of arrays.
+
+    Args:
+        sample_ids: ids in ``[0, 2**64)``: a list, tuple, range, numpy
+            integer array or torch integer tensor (1-D).
+        config: an :class:`AugmentationConfig` (or a dict of specs).
+        seed: the run's seed, in ``[0, 2**64)``.
+        epoch: the epoch, in ``[0, 2**32)``.
+        backend: ``"numpy"`` (arrays) or ``"torch"`` (tensors).
+        device: torch device for ``backend="torch"`` (default CPU).
+
+    Returns:
+        ``{output name: 1-D array}`` in config order; float64, int64 or bool.
+        Element ``k`` equals ``gen_augmentation_params(sample_ids[k], ...)``
+        exactly, whatever the backend, device or batch size.
+
+    Raises:
+        TypeError: ids that are not integers, a config that is not one.
+        ValueError: an id, seed or epoch out of range; an unknown backend;
+            a device without ``backend="torch"``; CUDA asked for but absent.
+
+    >>> import dpa
+    >>> b = dpa.gen_augmentation_batch(range(4), dpa.get_preset("mild"), seed=1)
+    >>> float(b["rotation"][2]) == dpa.gen_augmentation_params(2, dpa.get_preset("mild"), seed=1)["rotation"]
+    True
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}; got {backend!r}")
+    plan = _plan(config, seed, epoch)
+    if backend == "numpy":
+        if device is not None:
+            raise ValueError(f"device={device!r} needs backend='torch'; the numpy backend runs on the CPU")
+        return plan.numpy(as_sample_ids(sample_ids))
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ValueError("backend='torch' needs PyTorch: pip install 'dpa[torch]'") from None
+    return plan.torch(_torch_ids(sample_ids, _torch_device(device)))

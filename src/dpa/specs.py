@@ -1,0 +1,525 @@
+"""Parameter specs: how a parameter's draws become values.
+
+A spec is an immutable, validated description of one parameter's
+distribution (``UniformSpec(low=-15, high=15)``). It owns ``n_draws`` 32-bit
+draws per sample and maps them to one or more flat outputs; the exact
+formulas are in docs/SPEC.md, and each kind implements them twice over the
+same operations: once for Python scalars (the fast one-sample path) and once
+for arrays (numpy or torch, through :mod:`dpa._ops`).
+
+Any spec may carry ``p`` < 1: the augmentation is then applied with
+probability ``p``, decided by a *gate* draw that follows the value draws, and
+its outputs take ``identity`` otherwise. Changing ``p`` never changes the
+values drawn when the gate is open.
+
+New kinds register with :func:`register_spec`; :func:`spec_from_dict`
+builds any registered kind from its dict form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property
+from typing import Any, ClassVar, Mapping, Sequence
+
+from dpa import fmath
+from dpa._draws import TWO_M32, mulhi32
+from dpa._ops import PY
+
+__all__ = [
+    "Output",
+    "Spec",
+    "UniformSpec",
+    "LogUniformSpec",
+    "NormalSpec",
+    "TruncatedNormalSpec",
+    "IntegerSpec",
+    "ChoiceSpec",
+    "BernoulliSpec",
+    "register_spec",
+    "spec_from_dict",
+    "spec_kinds",
+    "gate_threshold",
+]
+
+_TWO_32 = 1 << 32
+_TWO_64 = 1 << 64
+
+
+@dataclass(frozen=True)
+class Output:
+    """One flat output of a spec: its name suffix, its type and its identity value."""
+
+    suffix: str  # "" for single-output specs, "_x", "_0", ... for composites
+    dtype: str  # "float", "int" or "bool"
+    identity: Any
+
+
+def gate_threshold(p: float) -> int:
+    """The gate is open when its 32-bit draw is below ``floor(p * 2**32 + 0.5)``."""
+    return int(math.floor(p * _TWO_32 + 0.5))
+
+
+def _finite(kind: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{kind}.{name} must be a real number; got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{kind}.{name} must be finite; got {value}")
+    return value
+
+
+def _probability(kind: str, name: str, value: Any) -> float:
+    value = _finite(kind, name, value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{kind}.{name} must be a probability in [0, 1]; got {value}")
+    return value
+
+
+def _int(kind: str, name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise TypeError(f"{kind}.{name} must be an integer; got {value!r} of type {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValueError(f"{kind}.{name} must be in [{low}, {high}]; got {value}")
+    return value
+
+
+def _ordered(kind: str, low_name: str, low: float, high_name: str, high: float) -> None:
+    if low > high:
+        raise ValueError(f"{kind}: {low_name} must be <= {high_name}; got {low_name}={low}, {high_name}={high}")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Base class of parameter specs. Subclasses are frozen dataclasses.
+
+    Attributes:
+        p: probability in [0, 1] that the augmentation is applied.
+        identity: the value(s) used when it is not applied; required when
+            ``p < 1`` for kinds whose "no-op" value cannot be guessed (a
+            rotation's is 0, a brightness factor's is 1).
+    """
+
+    kind: ClassVar[str] = ""
+    n_draws: ClassVar[int] = 1  # 32-bit value draws per sample
+
+    # Subclasses declare these keyword-only so that their own fields come first.
+    p: float = field(default=1.0, kw_only=True)
+    identity: Any = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "p", _probability(self.kind, "p", self.p))
+        self._validate()
+        if self.gated and self.identity is None and self.default_identity() is None:
+            raise ValueError(
+                f"{self.kind} with p={self.p} needs an 'identity': the value used when the augmentation is "
+                f"not applied (for example 0 for a rotation, 1.0 for a brightness factor)"
+            )
+        if self.identity is not None:
+            object.__setattr__(self, "identity", self._check_identity(self.identity))
+
+    # -- to override ---------------------------------------------------------
+    def _validate(self) -> None:
+        """Check and normalise fields (called on construction)."""
+
+    def default_identity(self) -> Any:
+        """The identity when none is given, or None if the kind has no natural one."""
+        return None
+
+    def _check_identity(self, identity: Any) -> Any:
+        return _finite(self.kind, "identity", identity)
+
+    def outputs(self) -> tuple[Output, ...]:
+        return (Output("", "float", self.identity_value()),)
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        """Values from this sample's words (Python ints), before gating."""
+        raise NotImplementedError
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        """Values for a block of samples (numpy or torch), before gating."""
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------
+    @property
+    def gated(self) -> bool:
+        return self.p < 1.0 and self.kind != "bernoulli"
+
+    @property
+    def n_words(self) -> int:
+        """64-bit hash words per sample: value draws plus the gate draw, two per word."""
+        return (self.n_draws + (1 if self.gated else 0) + 1) // 2
+
+    def identity_value(self) -> Any:
+        return self.identity if self.identity is not None else self.default_identity()
+
+    def identity_values(self) -> tuple:
+        ident = self.identity_value()
+        return ident if isinstance(ident, tuple) else (ident,)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict form, ``{"kind": ..., <fields>, "p": ...}``."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "identity" and value is None:
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+# --------------------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, type[Spec]] = {}
+
+
+def register_spec(cls: type[Spec]) -> type[Spec]:
+    """Class decorator: make a :class:`Spec` subclass loadable by its ``kind`` name."""
+    if not cls.kind:
+        raise ValueError(f"{cls.__name__} has no 'kind'")
+    if cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
+        raise ValueError(f"spec kind {cls.kind!r} is already registered by {_REGISTRY[cls.kind].__name__}")
+    _REGISTRY[cls.kind] = cls
+    return cls
+
+
+def spec_kinds() -> list[str]:
+    """The registered spec kinds, sorted."""
+    return sorted(_REGISTRY)
+
+
+def spec_from_dict(data: Mapping[str, Any]) -> Spec:
+    """Build a spec from its dict form, e.g. ``{"kind": "uniform", "low": -15, "high": 15}``.
+
+    Raises:
+        TypeError: ``data`` is not a mapping.
+        ValueError: no or unknown ``kind``, unknown or missing fields, or
+            field values out of range.
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"a spec must be a dict with a 'kind' key; got {type(data).__name__}")
+    if "kind" not in data:
+        raise ValueError(f"a spec needs a 'kind' key, one of {spec_kinds()}; got keys {sorted(data)}")
+    kind = data["kind"]
+    cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown spec kind {kind!r}; valid kinds: {spec_kinds()}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k != "kind"}
+    unknown = sorted(set(kwargs) - set(fields))
+    if unknown:
+        raise ValueError(f"{kind}: unknown field(s) {unknown}; valid fields: {sorted(fields)}")
+    missing = sorted(
+        name
+        for name, f in fields.items()
+        if name not in kwargs and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    )
+    if missing:
+        raise ValueError(f"{kind}: missing field(s) {missing}")
+    for key, value in kwargs.items():
+        if isinstance(value, list):
+            kwargs[key] = tuple(value)
+    return cls(**kwargs)
+
+
+# --------------------------------------------------------------------------- kinds
+
+
+@register_spec
+@dataclass(frozen=True)
+class UniformSpec(Spec):
+    """Uniform on ``[low, high)``: ``low + d * ((high - low) * 2**-32)`` for a 32-bit draw ``d``.
+
+    >>> UniformSpec(low=-15, high=15).to_dict()
+    {'kind': 'uniform', 'low': -15.0, 'high': 15.0, 'p': 1.0}
+    """
+
+    kind: ClassVar[str] = "uniform"
+    low: float
+    high: float
+
+    def _validate(self) -> None:
+        object.__setattr__(self, "low", _finite(self.kind, "low", self.low))
+        object.__setattr__(self, "high", _finite(self.kind, "high", self.high))
+        _ordered(self.kind, "low", self.low, "high", self.high)
+
+    @cached_property
+    def _scale(self) -> float:
+        return (self.high - self.low) * TWO_M32
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        return (self.low + (words[0] >> 32) * self._scale,)
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        return [draws.affine(0, self._scale, self.low)]
+
+
+@register_spec
+@dataclass(frozen=True)
+class LogUniformSpec(Spec):
+    """Log-uniform on ``[low, high]``, ``0 < low <= high``: ``exp(log(low) + u * log(high / low))``.
+
+    ``exp`` and ``log`` are :mod:`dpa.fmath`'s; the result is kept inside
+    ``[low, high]`` against rounding.
+    """
+
+    kind: ClassVar[str] = "log_uniform"
+    low: float
+    high: float
+
+    def _validate(self) -> None:
+        object.__setattr__(self, "low", _finite(self.kind, "low", self.low))
+        object.__setattr__(self, "high", _finite(self.kind, "high", self.high))
+        if self.low <= 0.0:
+            raise ValueError(f"{self.kind}.low must be > 0; got {self.low}")
+        _ordered(self.kind, "low", self.low, "high", self.high)
+
+    @cached_property
+    def _consts(self) -> tuple[float, float]:
+        a = fmath.log(self.low)
+        return a, (fmath.log(self.high) - a) * TWO_M32
+
+    def _finish(self, x: Any, ops: Any) -> Any:
+        return ops.maximum(ops.minimum(fmath.exp(x, ops), self.high), self.low)
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        a, b = self._consts
+        return (self._finish(a + (words[0] >> 32) * b, PY),)
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        a, b = self._consts
+        return [self._finish(draws.affine(0, b, a), ops)]
+
+
+def _open_unit_scalar(d: int) -> float:
+    return (d + 0.5) * TWO_M32
+
+
+@register_spec
+@dataclass(frozen=True)
+class NormalSpec(Spec):
+    """Normal: ``mean + std * ndtri((d + 0.5) * 2**-32)`` (inverse CDF, AS241).
+
+    With 32-bit draws the values lie within about 6.3 standard deviations.
+    """
+
+    kind: ClassVar[str] = "normal"
+    mean: float
+    std: float
+
+    def _validate(self) -> None:
+        object.__setattr__(self, "mean", _finite(self.kind, "mean", self.mean))
+        object.__setattr__(self, "std", _finite(self.kind, "std", self.std))
+        if self.std < 0.0:
+            raise ValueError(f"{self.kind}.std must be >= 0; got {self.std}")
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        return (self.mean + self.std * fmath.ndtri(_open_unit_scalar(words[0] >> 32)),)
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        return [self.mean + self.std * fmath.ndtri(draws.affine(0, TWO_M32, 0.5 * TWO_M32), ops)]
+
+
+@register_spec
+@dataclass(frozen=True)
+class TruncatedNormalSpec(Spec):
+    """Normal(mean, std) restricted to ``[low, high]`` (absolute bounds), by inverse CDF.
+
+    The bounds must lie within 30 standard deviations of the mean. Sampling
+    happens on the side of the mean with less mass, mirrored, so tails keep
+    their precision.
+    """
+
+    kind: ClassVar[str] = "truncated_normal"
+    mean: float
+    std: float
+    low: float
+    high: float
+
+    def _validate(self) -> None:
+        for name in ("mean", "std", "low", "high"):
+            object.__setattr__(self, name, _finite(self.kind, name, getattr(self, name)))
+        if self.std <= 0.0:
+            raise ValueError(f"{self.kind}.std must be > 0; got {self.std}")
+        if not self.low < self.high:
+            raise ValueError(f"{self.kind}: low must be < high; got low={self.low}, high={self.high}")
+        for name in ("low", "high"):
+            z = (getattr(self, name) - self.mean) / self.std
+            if not -30.0 <= z <= 30.0:
+                raise ValueError(
+                    f"{self.kind}.{name} must lie within 30 std of the mean, in "
+                    f"[{self.mean - 30 * self.std}, {self.mean + 30 * self.std}]; got {getattr(self, name)}"
+                )
+
+    @cached_property
+    def _consts(self) -> tuple[float, float, float]:
+        a = (self.low - self.mean) / self.std
+        b = (self.high - self.mean) / self.std
+        sign = 1.0
+        if a + b > 0.0:
+            a, b, sign = -b, -a, -1.0
+        fa, fb = fmath.ndtr(a), fmath.ndtr(b)
+        return fa, (fb - fa), sign
+
+    def _finish(self, u: Any, ops: Any) -> Any:
+        fa, span, sign = self._consts
+        z = fmath.ndtri(fa + u * span, ops) * sign
+        return ops.maximum(ops.minimum(self.mean + self.std * z, self.high), self.low)
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        return (self._finish(_open_unit_scalar(words[0] >> 32), PY),)
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        return [self._finish(draws.affine(0, TWO_M32, 0.5 * TWO_M32), ops)]
+
+
+@register_spec
+@dataclass(frozen=True)
+class IntegerSpec(Spec):
+    """Integer in ``[low, high]``, both included: ``low + floor(w * n / 2**64)``, ``n = high - low + 1``.
+
+    One full 64-bit word per sample, so each value's probability is off by at
+    most ``2**-64`` (``n <= 2**32``).
+    """
+
+    kind: ClassVar[str] = "integer"
+    n_draws: ClassVar[int] = 2
+    low: int
+    high: int
+
+    def _validate(self) -> None:
+        object.__setattr__(self, "low", _int(self.kind, "low", self.low, -(2**62), 2**62))
+        object.__setattr__(self, "high", _int(self.kind, "high", self.high, -(2**62), 2**62))
+        _ordered(self.kind, "low", self.low, "high", self.high)
+        if self.high - self.low + 1 > _TWO_32:
+            raise ValueError(
+                f"{self.kind}: high - low + 1 must be <= 2**32; got {self.high - self.low + 1}"
+            )
+
+    def _check_identity(self, identity: Any) -> Any:
+        return _int(self.kind, "identity", identity, -(2**63), 2**63 - 1)
+
+    def outputs(self) -> tuple[Output, ...]:
+        return (Output("", "int", self.identity_value()),)
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        return (self.low + mulhi32(words[0], self.high - self.low + 1),)
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        return [draws.mulhi(0, self.high - self.low + 1) + self.low]
+
+
+@register_spec
+@dataclass(frozen=True)
+class ChoiceSpec(Spec):
+    """One of ``values``, with optional ``weights``: index = number of thresholds <= the 64-bit word.
+
+    Threshold ``i`` is ``floor(2**64 * (w_0 + ... + w_{i-1}) / total)``,
+    computed exactly with rationals; equal weights when none are given.
+    Values are numbers; the output is an int when all are ints.
+    """
+
+    kind: ClassVar[str] = "choice"
+    n_draws: ClassVar[int] = 2
+    values: tuple
+    weights: tuple | None = None
+
+    def _validate(self) -> None:
+        values = self.values
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+            raise TypeError(f"{self.kind}.values must be a non-empty list of numbers; got {values!r}")
+        if len(values) == 0:
+            raise ValueError(f"{self.kind}.values must be a non-empty list of numbers; got []")
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            values = tuple(_int(self.kind, "values[]", v, -(2**63), 2**63 - 1) for v in values)
+        else:
+            values = tuple(_finite(self.kind, "values[]", v) for v in values)
+        object.__setattr__(self, "values", values)
+        if self.weights is not None:
+            w = self.weights
+            if isinstance(w, (str, bytes)) or not isinstance(w, Sequence):
+                raise TypeError(f"{self.kind}.weights must be a list of numbers or None; got {w!r}")
+            if len(w) != len(values):
+                raise ValueError(
+                    f"{self.kind}.weights must have one weight per value ({len(values)}); got {len(w)}"
+                )
+            w = tuple(_finite(self.kind, "weights[]", x) for x in w)
+            if any(x < 0 for x in w) or sum(w) <= 0:
+                raise ValueError(f"{self.kind}.weights must be >= 0 with a positive sum; got {list(w)}")
+            object.__setattr__(self, "weights", w)
+
+    @property
+    def _is_int(self) -> bool:
+        return all(isinstance(v, int) for v in self.values)
+
+    def _check_identity(self, identity: Any) -> Any:
+        if self._is_int:
+            return _int(self.kind, "identity", identity, -(2**63), 2**63 - 1)
+        return _finite(self.kind, "identity", identity)
+
+    def outputs(self) -> tuple[Output, ...]:
+        return (Output("", "int" if self._is_int else "float", self.identity_value()),)
+
+    @cached_property
+    def thresholds(self) -> tuple[int, ...]:
+        weights = [Fraction(w) for w in (self.weights or [1.0] * len(self.values))]
+        total = sum(weights)
+        out, acc = [], Fraction(0)
+        for w in weights[:-1]:
+            acc += w
+            out.append(math.floor(acc / total * _TWO_64))
+        return tuple(out)
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        w = words[0]
+        return (self.values[sum(1 for t in self.thresholds if w >= t)],)
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        index = draws.count_ge(0, self.thresholds)
+        table = _table(self.values, index)
+        return [table[index]]
+
+
+def _table(values: tuple, like: Any) -> Any:
+    """``values`` as an array of ``like``'s backend, int64 or float64."""
+    if type(like).__module__.startswith("torch"):
+        import torch
+
+        dtype = torch.int64 if all(isinstance(v, int) for v in values) else torch.float64
+        return torch.tensor(values, dtype=dtype, device=like.device)
+    import numpy as np
+
+    return np.array(values, dtype=np.int64 if all(isinstance(v, int) for v in values) else np.float64)
+
+
+@register_spec
+@dataclass(frozen=True)
+class BernoulliSpec(Spec):
+    """True with probability ``p``: the 32-bit draw is below ``floor(p * 2**32 + 0.5)``.
+
+    Here ``p`` is the value's own probability, not a gate.
+    """
+
+    kind: ClassVar[str] = "bernoulli"
+
+    def default_identity(self) -> Any:
+        return False
+
+    def _check_identity(self, identity: Any) -> Any:
+        raise ValueError(f"{self.kind} takes no 'identity' (its p is the probability of True)")
+
+    def outputs(self) -> tuple[Output, ...]:
+        return (Output("", "bool", False),)
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        return ((words[0] >> 32) < gate_threshold(self.p),)
+
+    def array_values(self, draws: Any, ops: Any) -> list:
+        return [draws.below(0, gate_threshold(self.p))]
+
