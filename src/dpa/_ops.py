@@ -3,10 +3,9 @@
 The value mappings (:mod:`dpa.fmath`, :mod:`dpa.specs`) are written once
 against this small interface, so the scalar, numpy and torch paths run the
 same IEEE-754 operations in the same order and agree bit for bit. Only
-correctly rounded operations are offered (+, -, *, /, floor, frexp,
-ldexp, min, max, comparisons): no library transcendental, whose last bit
-differs between libm, numpy's SIMD code and CUDA, and no sqrt, which torch's
-CPU kernel does not round correctly for float64 (see :func:`dpa.fmath.sqrt`).
+correctly rounded operations are offered (+, -, *, /, sqrt, floor,
+frexp, ldexp, min, max, comparisons): no library transcendental, whose last
+bit differs between libm, numpy's SIMD code and CUDA.
 
 Integers are 64-bit words holding uint64 bits: Python ints, numpy ``uint64``
 or torch ``int64`` (two's complement, hence :meth:`srl` and :meth:`ge_u64`).
@@ -45,6 +44,10 @@ class PyOps:
         return a if c else b
 
     @staticmethod
+    def sqrt(x: float) -> float:
+        return math.sqrt(x)
+
+    @staticmethod
     def minimum(a: float, b: float) -> float:
         return a if a <= b else b
 
@@ -63,6 +66,15 @@ class NumpyOps:
     name = "numpy"
     floor = staticmethod(np.floor)
     where = staticmethod(np.where)
+    sqrt = staticmethod(np.sqrt)
+
+    @staticmethod
+    def to_float(x: np.ndarray) -> np.ndarray:
+        return x.astype(np.float64)
+
+    @staticmethod
+    def to_int(x: np.ndarray) -> np.ndarray:
+        return x.astype(np.int64)
     minimum = staticmethod(np.minimum)
     maximum = staticmethod(np.maximum)
     abs = staticmethod(np.abs)
@@ -111,6 +123,21 @@ class TorchOps:
 
     def abs(self, x):
         return self.torch.abs(x)
+
+    def to_float(self, x):
+        return x.to(self.torch.float64)
+
+    def to_int(self, x):
+        return x.to(self.torch.int64)
+
+    def sqrt(self, x):
+        # torch's CPU kernel for float64 sqrt is not correctly rounded (about
+        # 1% of inputs differ from IEEE sqrt in the last bit); numpy's is, and
+        # a CPU tensor shares its memory with numpy. CUDA's double sqrt is
+        # IEEE round-to-nearest.
+        if x.device.type == "cpu":
+            return self.torch.from_numpy(np.sqrt(x.numpy()))
+        return self.torch.sqrt(x)
 
     def frexp(self, x):
         m, e = self.torch.frexp(x)

@@ -42,7 +42,7 @@ class _BoxSpec(Spec):
         s = scale[0] + d0 * ((scale[1] - scale[0]) * 2**-32)          # area fraction
         r = exp(log(ratio[0]) + d1 * ((log(ratio[1]) - log(ratio[0])) * 2**-32))
         r = min(max(r, s), 1 / s)                                    # so that w, h <= 1
-        w = min(sqrt(s * r), 1);  h = min(sqrt(s / r), 1)
+        w = min(sqrt(s * r), 1);  h = min(s / w, 1)             # w * h = s
         x = u2 * (1 - w);          y = u3 * (1 - h)
 
     ``ratio`` is width/height relative to the image's own aspect ratio.
@@ -84,7 +84,7 @@ class _BoxSpec(Spec):
     def _box(s: Any, lr: Any, u2: Any, u3: Any, ops: Any) -> tuple:
         r = ops.minimum(ops.maximum(fmath.exp(lr, ops), s), 1.0 / s)
         w = ops.minimum(fmath.sqrt(s * r, ops), 1.0)
-        h = ops.minimum(fmath.sqrt(s / r, ops), 1.0)
+        h = ops.minimum(s / w, 1.0)
         return u2 * (1.0 - w), u3 * (1.0 - h), w, h
 
     def scalar_values(self, words: Sequence[int]) -> tuple:
@@ -162,9 +162,8 @@ class PermutationSpec(Spec):
     def outputs(self) -> tuple[Output, ...]:
         return tuple(Output(f"_{i}", "int", i) for i in range(self.n))
 
-    def _decode(self, k: Any, ge: Any) -> list:
+    def _lehmer_to_perm(self, digits: list, ge: Any) -> list:
         n = self.n
-        digits = [(k // math.factorial(n - 1 - i)) % (n - i) for i in range(n)]
         for i in range(n - 2, -1, -1):
             for j in range(i + 1, n):
                 digits[j] = digits[j] + ge(digits[j], digits[i])
@@ -172,8 +171,19 @@ class PermutationSpec(Spec):
 
     def scalar_values(self, words: Sequence[int]) -> tuple:
         k = mulhi32(words[0], math.factorial(self.n))
-        return tuple(self._decode(k, lambda a, b: 1 if a >= b else 0))
+        digits = [(k // math.factorial(self.n - 1 - i)) % (self.n - i) for i in range(self.n)]
+        return tuple(self._lehmer_to_perm(digits, lambda a, b: 1 if a >= b else 0))
 
     def array_values(self, draws: Any, ops: Any) -> list:
-        k = draws.mulhi(0, math.factorial(self.n))
-        return self._decode(k, lambda a, b: (a >= b).to(a.dtype) if hasattr(a, "to") else (a >= b).astype(a.dtype))
+        # k < 12! < 2**29, so float64 holds every step exactly and floor(k / f)
+        # is exact (its rounding error, below n! * 2**-53, is less than the
+        # 1/f gap to the next integer); floats avoid slow integer division.
+        k = ops.to_float(draws.mulhi(0, math.factorial(self.n)))
+        digits = []
+        for i in range(self.n):
+            f = float(math.factorial(self.n - 1 - i))
+            c = ops.floor(k / f)
+            k = k - c * f
+            digits.append(c)
+        perm = self._lehmer_to_perm(digits, lambda a, b: ops.to_float(a >= b))
+        return [ops.to_int(p) for p in perm]

@@ -35,7 +35,7 @@ _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
 
 # Ids per numpy block: rows x block words stay in L2 and a ufunc call covers
 # enough elements to amortise its overhead (see benchmarks/test_bench_core.py).
-_BLOCK_ELEMENTS = 1 << 16
+_BLOCK_ELEMENTS = 1 << 17
 # Ids per torch block, bounding the (rows, block) int64 temporaries.
 _TORCH_BLOCK = 1 << 20
 
