@@ -1,0 +1,166 @@
+"""The dpa command line, run as a user runs it (a real subprocess where it matters)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import dpa
+from dpa.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dpa.cli", *args], capture_output=True, text=True)
+
+
+def test_generate_then_verify(tmp_path) -> None:
+    out = tmp_path / "params"
+    r = run_cli("generate", "--preset", "moderate", "--num-samples", "5000", "--seed", "7", "--epoch", "2",
+                "--start", "100", "--chunk-size", "1234", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((out / "metadata.json").read_text())
+    cfg = dpa.get_preset("moderate")
+    assert meta["fingerprint"] == cfg.fingerprint() and meta["stream_version"] == dpa.STREAM_VERSION
+    assert (meta["seed"], meta["epoch"], meta["start"], meta["num_samples"]) == (7, 2, 100, 5000)
+    assert meta["dpa_version"] == dpa.__version__
+    ref = dpa.gen_augmentation_batch(range(100, 5100), cfg, seed=7, epoch=2)
+    assert set(meta["outputs"]) == set(ref)
+    for name, arr in ref.items():
+        np.testing.assert_array_equal(np.load(out / f"{name}.npy"), arr)
+    assert not (tmp_path / "params.partial").exists()
+    r = run_cli("verify", str(out))
+    assert r.returncode == 0 and "OK" in r.stdout
+
+
+def test_verify_names_the_first_difference(tmp_path) -> None:
+    out = tmp_path / "p"
+    assert main(["generate", "--preset", "mild", "-n", "300", "--out", str(out), "--no-progress"]) == 0
+    arr = np.load(out / "rotation.npy")
+    arr[123] = np.nextafter(arr[123], 100)
+    np.save(out / "rotation.npy", arr)
+    r = run_cli("verify", str(out))
+    assert r.returncode == 1
+    assert "rotation differs at sample id 123" in r.stderr
+
+
+def test_generate_refuses_to_overwrite(tmp_path, capsys) -> None:
+    out = tmp_path / "p"
+    assert main(["generate", "--preset", "mild", "-n", "10", "--out", str(out), "--no-progress"]) == 0
+    before = (out / "hue.npy").read_bytes()
+    assert main(["generate", "--preset", "aggressive", "-n", "10", "--out", str(out), "--no-progress"]) == 3
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "hue.npy").read_bytes() == before
+    assert main(["generate", "--preset", "aggressive", "-n", "10", "--out", str(out), "--overwrite", "--no-progress"]) == 0
+    assert json.loads((out / "metadata.json").read_text())["fingerprint"] == dpa.get_preset("aggressive").fingerprint()
+
+
+def test_generate_from_a_config_file(tmp_path) -> None:
+    cfg = dpa.AugmentationConfig({"angle": {"kind": "uniform", "low": -1, "high": 1}})
+    cfg.save(tmp_path / "cfg.json")
+    out = tmp_path / "p"
+    assert main(["generate", "--config", str(tmp_path / "cfg.json"), "-n", "50", "--out", str(out), "--no-progress"]) == 0
+    np.testing.assert_array_equal(np.load(out / "angle.npy"), dpa.gen_augmentation_batch(range(50), cfg)["angle"])
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["generate", "--preset", "extreme", "-n", "1", "--out", "x"], "invalid choice: 'extreme'"),
+        (["generate", "--preset", "mild", "-n", "-1", "--out", "x"], "--num-samples must be in [0, 2**64); got -1"),
+        (["generate", "--preset", "mild", "-n", "1", "--seed", "-2", "--out", "x"], "--seed must be in [0, 2**64)"),
+        (["generate", "--preset", "mild", "-n", "1", "--epoch", str(2**32), "--out", "x"], "--epoch must be in [0, 2**32)"),
+        (["generate", "--preset", "mild", "-n", "abc", "--out", "x"], "--num-samples must be an integer"),
+        (["generate", "--preset", "mild", "-n", "2", "--start", str(2**64 - 1), "--out", "x"], "must be < 2**64"),
+        (["generate", "-n", "1", "--out", "x"], "one of the arguments --preset --config is required"),
+    ],
+)
+def test_generate_bad_input(args, fragment, tmp_path) -> None:
+    r = subprocess.run([sys.executable, "-m", "dpa.cli", *args], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2
+    assert fragment in r.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_malformed_config_file(tmp_path) -> None:
+    (tmp_path / "bad.json").write_text('{"a": {"kind": "uniform", "low": 0')
+    r = run_cli("generate", "--config", str(tmp_path / "bad.json"), "-n", "1", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "bad.json: config is not valid JSON" in r.stderr
+
+
+def test_inspect(capsys) -> None:
+    assert main(["inspect", "--preset", "aggressive", "--rows", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "rotation" in out and "erasing" in out and dpa.get_preset("aggressive").fingerprint() in out
+    assert main(["inspect", "--preset", "mild", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == dpa.get_preset("mild").to_dict()
+
+
+def test_verify_of_a_missing_or_partial_directory(tmp_path) -> None:
+    r = run_cli("verify", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "not a finished dpa output directory" in r.stderr
+
+
+def test_killed_run_leaves_nothing_complete_and_resume_finishes_it(tmp_path) -> None:
+    out = tmp_path / "p"
+    n = 3_000_000
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dpa.cli", "generate", "--preset", "moderate", "-n", str(n), "--chunk-size", "20000",
+         "--out", str(out), "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    partial = tmp_path / "p.partial"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        prog = partial / "progress.json"
+        if prog.exists():
+            try:
+                if json.loads(prog.read_text())["done"] >= 100_000:
+                    break
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if out.exists():
+        pytest.skip("the run finished before it could be killed")
+    assert partial.exists() and not (partial / "metadata.json").exists()
+    r = run_cli("verify", str(out))
+    assert r.returncode == 2
+    # A plain rerun refuses to clobber the partial run; --resume finishes it.
+    r = run_cli("generate", "--preset", "moderate", "-n", str(n), "--out", str(out))
+    assert r.returncode == 3 and "--resume" in r.stderr
+    r = run_cli("generate", "--preset", "moderate", "-n", str(n), "--chunk-size", "20000", "--out", str(out), "--resume")
+    assert r.returncode == 0, r.stderr
+    ref = tmp_path / "ref"
+    assert main(["generate", "--preset", "moderate", "-n", str(n), "--out", str(ref), "--no-progress"]) == 0
+    for f in sorted(p.name for p in ref.iterdir() if p.suffix == ".npy"):
+        assert (out / f).read_bytes() == (ref / f).read_bytes(), f
+    assert run_cli("verify", str(out)).returncode == 0
+
+
+def test_resume_with_other_arguments_is_refused(tmp_path) -> None:
+    out = tmp_path / "p"
+    partial = tmp_path / "p.partial"
+    from dpa.store import write_params
+
+    calls = []
+
+    def stop_after_first(done: int) -> None:
+        calls.append(done)
+        if done >= 100:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_params(out, dpa.get_preset("mild"), 1000, chunk_size=100, progress=stop_after_first)
+    assert partial.exists()
+    with pytest.raises(ValueError, match="different seed"):
+        write_params(out, dpa.get_preset("mild"), 1000, seed=1, resume=True)
+    write_params(out, dpa.get_preset("mild"), 1000, chunk_size=100, resume=True)
+    assert not partial.exists()

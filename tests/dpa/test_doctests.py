@@ -1,0 +1,24 @@
+"""The examples in the docstrings run."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["dpa", "dpa.prng", "dpa.keys", "dpa.specs", "dpa.composite", "dpa.config", "dpa.presets", "dpa.generate"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_quickstart_example_runs() -> None:
+    import pathlib
+    import runpy
+
+    runpy.run_path(str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"), run_name="__main__")
