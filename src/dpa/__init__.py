@@ -8,7 +8,7 @@ batch order or restarts.
 >>> import dpa
 >>> cfg = dpa.get_preset("moderate")
 >>> p = dpa.gen_augmentation_params(42, cfg, seed=0, epoch=3)
->>> p["rotation"] == dpa.gen_augmentation_batch([41, 42], cfg, epoch=3)["rotation"][1]
+>>> p["rotation"] == float(dpa.gen_augmentation_batch([41, 42], cfg, epoch=3)["rotation"][1])
 True
 
 Layers (imports point down): :mod:`dpa.prng` (the XXH64 kernel) ->

@@ -166,7 +166,8 @@ class Spec:
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict form, ``{"kind": ..., <fields>, "p": ...}``."""
         out: dict[str, Any] = {"kind": self.kind}
-        for f in dataclasses.fields(self):
+        own = [f for f in dataclasses.fields(self) if f.name not in ("p", "identity")]
+        for f in own + [f for f in dataclasses.fields(self) if f.name in ("p", "identity")]:
             value = getattr(self, f.name)
             if f.name == "identity" and value is None:
                 continue
