@@ -23,6 +23,9 @@ from dpa.specs import Output, Spec, _finite, _int, register_spec
 
 __all__ = ["ResizedCropSpec", "ErasingSpec", "PermutationSpec"]
 
+# Permutations of up to 8 items are looked up in a table of n! rows (8! = 40320).
+_TABLE_MAX_N = 8
+
 
 def _pair(kind: str, name: str, value: Any) -> tuple[float, float]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
@@ -169,16 +172,37 @@ class PermutationSpec(Spec):
                 digits[j] = digits[j] + ge(digits[j], digits[i])
         return digits
 
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        k = mulhi32(words[0], math.factorial(self.n))
+    def _decode_scalar(self, k: int) -> tuple:
         digits = [(k // math.factorial(self.n - 1 - i)) % (self.n - i) for i in range(self.n)]
         return tuple(self._lehmer_to_perm(digits, lambda a, b: 1 if a >= b else 0))
 
+    @cached_property
+    def _table(self) -> tuple | None:
+        """All n! orders, indexed by k, for n <= _TABLE_MAX_N (a lookup beats decoding)."""
+        if self.n > _TABLE_MAX_N:
+            return None
+        return tuple(self._decode_scalar(k) for k in range(math.factorial(self.n)))
+
+    @cached_property
+    def _table_columns(self) -> list:
+        import numpy as np
+
+        table = np.array(self._table, dtype=np.int64)
+        return [np.ascontiguousarray(table[:, i]) for i in range(self.n)]
+
+    def scalar_values(self, words: Sequence[int]) -> tuple:
+        k = mulhi32(words[0], math.factorial(self.n))
+        table = self._table
+        return table[k] if table is not None else self._decode_scalar(k)
+
     def array_values(self, draws: Any, ops: Any) -> list:
+        k = draws.mulhi(0, math.factorial(self.n))
+        if self._table is not None and ops.name == "numpy":
+            return [column[k] for column in self._table_columns]
         # k < 12! < 2**29, so float64 holds every step exactly and floor(k / f)
         # is exact (its rounding error, below n! * 2**-53, is less than the
         # 1/f gap to the next integer); floats avoid slow integer division.
-        k = ops.to_float(draws.mulhi(0, math.factorial(self.n)))
+        k = ops.to_float(k)
         digits = []
         for i in range(self.n):
             f = float(math.factorial(self.n - 1 - i))

@@ -26,7 +26,7 @@ from dpa._draws import NumpyDraws, scalar_draw
 from dpa.config import AugmentationConfig
 from dpa.keys import check_epoch, check_sample_id, check_seed, counter_word, stream_key
 from dpa.prng import outer_row_constants, xxh64_outer
-from dpa.specs import gate_threshold
+from dpa.specs import BernoulliSpec, UniformSpec, gate_threshold
 
 __all__ = ["gen_augmentation_params", "gen_augmentation_batch", "as_sample_ids", "BACKENDS"]
 
@@ -35,7 +35,7 @@ _DTYPES = {"float": np.float64, "int": np.int64, "bool": np.bool_}
 
 # Ids per numpy block: rows x block words stay in L2 and a ufunc call covers
 # enough elements to amortise its overhead (see benchmarks/test_bench_core.py).
-_BLOCK_ELEMENTS = 1 << 17
+_BLOCK_ELEMENTS = 1 << 18
 # Ids per torch block, bounding the (rows, block) int64 temporaries.
 _TORCH_BLOCK = 1 << 20
 
@@ -77,14 +77,42 @@ class _Plan:
         self.n_rows = row
         self.row_c, self.row_k2 = outer_row_constants(counters, keys)
         self._torch_rows: dict[str, Any] = {}
-        self.dtypes = {o.name: o.dtype for o in config.outputs}
+        self.output_names = config.output_names
+        self._split_scalar_entries()
+
+    def _split_scalar_entries(self) -> None:
+        """Group the entries by the shape of their scalar code.
+
+        The one-sample path is pure Python, where a call or a branch costs as
+        much as a hash: the common kinds (ungated uniform, bernoulli, uniform
+        gated in its own word) get a flat loop each, with their constants
+        pre-computed; all others go through ``Spec.scalar_values``.
+        """
+        self._uniform, self._bernoulli, self._gated_uniform, self._generic = [], [], [], []
+        for e in self.entries:
+            spec, cb0 = e.spec, e.counter_bytes[0]
+            if type(spec) is UniformSpec and e.gate is None:
+                self._uniform.append((e.names[0], cb0, e.key, spec.low, spec._scale))
+            elif type(spec) is UniformSpec:
+                self._gated_uniform.append((e.names[0], cb0, e.key, spec.low, spec._scale, e.gate[1], e.identities[0]))
+            elif type(spec) is BernoulliSpec:
+                self._bernoulli.append((e.names[0], cb0, e.key, gate_threshold(spec.p)))
+            else:
+                self._generic.append(e)
 
     # -- scalar --------------------------------------------------------------
     def scalar(self, sample_id: int) -> dict[str, Any]:
         idb = sample_id.to_bytes(8, "little")
         digest = xxhash.xxh64_intdigest
-        out: dict[str, Any] = {}
-        for e in self.entries:
+        out: dict[str, Any] = dict.fromkeys(self.output_names)  # config order
+        for name, cb, key, low, scale in self._uniform:
+            out[name] = low + (digest(idb + cb, key) >> 32) * scale
+        for name, cb, key, threshold in self._bernoulli:
+            out[name] = (digest(idb + cb, key) >> 32) < threshold
+        for name, cb, key, low, scale, threshold, identity in self._gated_uniform:
+            w = digest(idb + cb, key)
+            out[name] = low + (w >> 32) * scale if (w & 0xFFFFFFFF) < threshold else identity
+        for e in self._generic:
             key = e.key
             words = [digest(idb + cb, key) for cb in e.counter_bytes]
             values = e.spec.scalar_values(words)
@@ -97,7 +125,7 @@ class _Plan:
     # -- numpy ---------------------------------------------------------------
     def numpy(self, ids: np.ndarray) -> dict[str, np.ndarray]:
         n = ids.shape[0]
-        outs = {o.name: np.empty(n, dtype=_DTYPES[o.dtype]) for o in self.config.outputs}
+        outs = _output_arrays(self.config.outputs, n)
         block = max(256, _BLOCK_ELEMENTS // self.n_rows)
         m = min(block, n)
         if m == 0:
@@ -150,6 +178,22 @@ class _Plan:
                 for name, v in zip(e.names, values):
                     outs[name][start:stop] = v
         return outs
+
+
+def _output_arrays(outputs: Any, n: int) -> dict[str, np.ndarray]:
+    """One uninitialised array per output, all views of a single allocation.
+
+    One large allocation is backed by transparent huge pages where the OS
+    offers them (numpy asks for it above a few MiB), which makes first-touch
+    page faults about four times cheaper than with an allocation per output
+    (measured: 87 vs 21 ns per sample for `moderate`'s 24 outputs).
+    """
+    stride = 8 * n
+    buf = np.empty(stride * len(outputs), dtype=np.uint8)
+    return {
+        o.name: buf[k * stride : k * stride + n * np.dtype(_DTYPES[o.dtype]).itemsize].view(_DTYPES[o.dtype])
+        for k, o in enumerate(outputs)
+    }
 
 
 @lru_cache(maxsize=256)
