@@ -22,6 +22,7 @@ from dpa.config import AugmentationConfig
 from dpa.generate import gen_augmentation_batch, gen_augmentation_params
 from dpa.keys import sample_id_from_key
 from dpa.presets import get_preset, preset_names
+from dpa.stream import ParamBatch, stream_augmentation_chain, stream_augmentation_chunks
 from dpa.specs import (
     BernoulliSpec,
     ChoiceSpec,
@@ -44,6 +45,9 @@ __all__ = [
     "gen_augmentation_params",
     "gen_augmentation_batch",
     "sample_id_from_key",
+    "stream_augmentation_chain",
+    "stream_augmentation_chunks",
+    "ParamBatch",
     "Spec",
     "UniformSpec",
     "LogUniformSpec",

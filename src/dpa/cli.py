@@ -1,8 +1,9 @@
-"""The ``dpa`` command line: generate, inspect, verify.
+"""The ``dpa`` command line: generate, inspect, verify, ranges.
 
     dpa generate --preset moderate --num-samples 1000000 --out params/
     dpa inspect --preset aggressive --rows 5
     dpa verify params/
+    dpa ranges --num-samples 1000 --world-size 8 --pad
 
 Exit codes: 0 success, 1 verification found a difference, 2 bad usage or
 input (argparse's convention), 3 the output already exists.
@@ -30,9 +31,9 @@ def _int_arg(low: int, high: int | None = None, name: str = "value"):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be an integer; got {text!r}") from None
         if value < low or (high is not None and value >= high):
-            shown = {2**64: "2**64", 2**32: "2**32"}.get(high, str(high))
-            rng = f"[{low}, {shown})" if high is not None else f">= {low}"
-            raise argparse.ArgumentTypeError(f"{name} must be in {rng}; got {value}")
+            shown = {2**64: "2**64", 2**32: "2**32", 2**64 + 1: "2**64 + 1"}.get(high, str(high))
+            rng = f"in [{low}, {shown})" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{name} must be {rng}; got {value}")
         return value
 
     return parse
@@ -77,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--epoch", type=_int_arg(0, 2**32, "--epoch"), default=0)
     ins.add_argument("--start", type=_int_arg(0, 2**64, "--start"), default=0)
     ins.add_argument("--json", action="store_true", help="print the config as JSON instead")
+
+    rng = sub.add_parser("ranges", help="show (and check) which sample ids each rank takes")
+    rng.add_argument("--num-samples", "-n", required=True, type=_int_arg(0, 2**64 + 1, "--num-samples"))
+    rng.add_argument("--world-size", "-w", required=True, type=_int_arg(1, None, "--world-size"))
+    rng.add_argument("--mode", choices=["strided", "contiguous"], default="strided")
+    extra = rng.add_mutually_exclusive_group()
+    extra.add_argument("--drop-last", action="store_true", help="every rank takes num_samples // world_size")
+    extra.add_argument("--pad", action="store_true", help="every rank takes ceil(num_samples / world_size), wrapping")
+    rng.add_argument("--start", type=_int_arg(0, 2**64 + 1, "--start"), default=0, help="ids already consumed")
+    rng.add_argument("--json", action="store_true")
 
     ver = sub.add_parser("verify", help="regenerate an output directory and compare it bit for bit")
     ver.add_argument("directory", metavar="DIR")
@@ -175,6 +186,43 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ranges(args: argparse.Namespace) -> int:
+    from dpa.distributed import DistributedRangeSplitter
+
+    s = DistributedRangeSplitter(
+        args.num_samples, args.world_size, mode=args.mode, drop_last=args.drop_last, pad=args.pad, start=args.start
+    )
+    s.validate_ranges()
+    rows = []
+    shown = args.world_size if args.world_size <= 64 or args.json else 8
+    for r in range(shown):
+        count = s.num_samples_for(r)
+        head = s.indices(r, 0, min(count, 3)).tolist()
+        # Shares differ by at most one, so a rank has at most one padded
+        # sample, its last: no need to materialise a huge share.
+        padding = int(s.is_padding(r, max(count - 1, 0), count).sum()) if count else 0
+        rows.append({"rank": r, "samples": count, "first_ids": head, "padding": padding,
+                     "range": [s.range_for(r).start, s.range_for(r).stop] if args.mode == "contiguous" else None})
+    if args.json:
+        print(json.dumps({"splitter": repr(s), "valid": True, "ranks": rows}, indent=1))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{s!r}: valid (every id exactly once{', padding marked' if args.pad else ''})")
+    for col in ("rank", "samples", "first ids", "padded", "range"):
+        table.add_column(col, justify="right" if col != "first ids" else "left")
+    for row in rows:
+        table.add_row(
+            str(row["rank"]), str(row["samples"]), ", ".join(map(str, row["first_ids"])) + (" ..." if row["samples"] > 3 else ""),
+            str(row["padding"]), f"[{row['range'][0]}, {row['range'][1]})" if row["range"] else "-",
+        )
+    Console().print(table)
+    if shown < args.world_size:
+        print(f"... and {args.world_size - shown} more ranks (--json lists all)")
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from dpa.store import read_metadata, verify_params
 
@@ -193,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dpa`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"generate": _cmd_generate, "inspect": _cmd_inspect, "verify": _cmd_verify}
+    handlers = {"generate": _cmd_generate, "inspect": _cmd_inspect, "verify": _cmd_verify, "ranges": _cmd_ranges}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as exc:

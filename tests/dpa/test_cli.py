@@ -164,3 +164,17 @@ def test_resume_with_other_arguments_is_refused(tmp_path) -> None:
         write_params(out, dpa.get_preset("mild"), 1000, seed=1, resume=True)
     write_params(out, dpa.get_preset("mild"), 1000, chunk_size=100, resume=True)
     assert not partial.exists()
+
+
+def test_ranges(capsys) -> None:
+    assert main(["ranges", "-n", "10", "-w", "3", "--pad", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["valid"] and [r["samples"] for r in data["ranks"]] == [4, 4, 4]
+    assert [r["padding"] for r in data["ranks"]] == [0, 1, 1]
+    assert data["ranks"][2]["first_ids"] == [2, 5, 8]
+    assert main(["ranges", "-n", "10", "-w", "3", "--mode", "contiguous"]) == 0
+    assert "[0, 4)" in capsys.readouterr().out
+    r = run_cli("ranges", "-n", "10", "-w", "0")
+    assert r.returncode == 2 and "--world-size must be >= 1; got 0" in r.stderr
+    r = run_cli("ranges", "-n", "10", "-w", "2", "--pad", "--drop-last")
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr

@@ -7,7 +7,10 @@ import importlib
 
 import pytest
 
-MODULES = ["dpa", "dpa.prng", "dpa.keys", "dpa.specs", "dpa.composite", "dpa.config", "dpa.presets", "dpa.generate"]
+MODULES = [
+    "dpa", "dpa.prng", "dpa.keys", "dpa.specs", "dpa.composite", "dpa.config", "dpa.presets", "dpa.generate",
+    "dpa.stream", "dpa.distributed", "dpa.distributed.splitter", "dpa.distributed.checkpoint", "dpa.distributed.params",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

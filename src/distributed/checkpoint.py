@@ -1,0 +1,125 @@
+"""Elastic resumption: a small checkpoint that any number of ranks can resume from.
+
+The rule. In strided mode, ranks that advance in lock-step (one sample each
+per step, as synchronous data-parallel training does) have, after ``k``
+steps, consumed exactly the global ids ``start .. start + k * W - 1``: a
+prefix. A checkpoint therefore needs one number, ``consumed`` (the length of
+that prefix), beside what identifies the stream (config fingerprint, seed,
+epoch, number of samples). Resuming splits the remaining ids ``consumed ..
+num_samples - 1`` over however many ranks there are now, so every remaining
+sample is processed exactly once, with the same params as in an unbroken run
+(params depend only on the id).
+
+>>> import dpa
+>>> from dpa.distributed import ElasticCheckpoint, DistributedRangeSplitter
+>>> cfg = dpa.get_preset("mild")
+>>> ck = ElasticCheckpoint.from_progress(cfg, num_samples=100, world_size=4, steps=10)
+>>> ck.consumed
+40
+>>> DistributedRangeSplitter(100, 3, start=ck.consumed).indices(0)[:3].tolist()
+[40, 43, 46]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from dpa.config import AugmentationConfig
+from dpa.keys import check_epoch, check_seed
+from dpa.version import STREAM_VERSION
+
+__all__ = ["ElasticCheckpoint"]
+
+
+@dataclass(frozen=True)
+class ElasticCheckpoint:
+    """Where an epoch stopped: ids ``0 .. consumed - 1`` are done.
+
+    Attributes:
+        epoch, seed: of the interrupted stream.
+        consumed: how many ids, from id 0, were processed.
+        num_samples: the stream's length.
+        fingerprint: the config's :meth:`~dpa.AugmentationConfig.fingerprint`.
+        stream_version: ``dpa.STREAM_VERSION`` when it was made.
+    """
+
+    epoch: int
+    consumed: int
+    num_samples: int
+    fingerprint: str
+    seed: int = 0
+    stream_version: int = STREAM_VERSION
+
+    def __post_init__(self) -> None:
+        check_epoch(self.epoch)
+        check_seed(self.seed)
+        for name in ("consumed", "num_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0; got {v!r}")
+        if self.consumed > self.num_samples:
+            raise ValueError(f"consumed must be in [0, num_samples={self.num_samples}]; got {self.consumed}")
+
+    @classmethod
+    def from_progress(
+        cls,
+        config: AugmentationConfig,
+        num_samples: int,
+        world_size: int,
+        steps: int,
+        seed: int = 0,
+        epoch: int = 0,
+        start: int = 0,
+    ) -> "ElasticCheckpoint":
+        """The checkpoint after every one of ``world_size`` strided ranks took ``steps`` samples from ``start``.
+
+        ``start`` is where this run began (the ``consumed`` of the checkpoint
+        it resumed from, else 0).
+        """
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ValueError(f"steps must be an integer >= 0; got {steps!r}")
+        consumed = min(start + steps * world_size, num_samples)
+        return cls(epoch=epoch, consumed=consumed, num_samples=num_samples, fingerprint=config.fingerprint(), seed=seed)
+
+    def check(self, config: AugmentationConfig, seed: int, epoch: int, num_samples: int) -> int:
+        """Return ``consumed`` if this checkpoint belongs to the given stream, else raise ValueError naming what differs."""
+        mismatches = []
+        if self.fingerprint != config.fingerprint():
+            mismatches.append(f"config fingerprint {self.fingerprint} != {config.fingerprint()}")
+        if self.seed != seed:
+            mismatches.append(f"seed {self.seed} != {seed}")
+        if self.epoch != epoch:
+            mismatches.append(f"epoch {self.epoch} != {epoch}")
+        if self.num_samples != num_samples:
+            mismatches.append(f"num_samples {self.num_samples} != {num_samples}")
+        if self.stream_version != STREAM_VERSION:
+            mismatches.append(f"stream_version {self.stream_version} != {STREAM_VERSION}")
+        if mismatches:
+            raise ValueError("checkpoint does not match this stream: " + "; ".join(mismatches))
+        return self.consumed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ElasticCheckpoint":
+        if not isinstance(data, dict):
+            raise TypeError(f"a checkpoint must be a dict; got {type(data).__name__}")
+        known = {"epoch", "consumed", "num_samples", "fingerprint", "seed", "stream_version"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown checkpoint field(s) {unknown}; valid: {sorted(known)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> "ElasticCheckpoint":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"checkpoint is not valid JSON: {exc.msg}") from None
+        return cls.from_dict(data)

@@ -1,0 +1,150 @@
+"""Per-rank parameters: one sample by rank-local index, or a rank's whole share as a stream.
+
+A rank's params are those of the global samples it is assigned, so they do
+not depend on the number of ranks: the union over ranks is exactly a
+single-process run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+
+
+from dpa.distributed.checkpoint import ElasticCheckpoint
+from dpa.distributed.env import resolve_rank
+from dpa.distributed.splitter import DistributedRangeSplitter
+from dpa.generate import _plan, gen_augmentation_params
+from dpa.stream import ParamBatch, check_stream_args
+
+__all__ = [
+    "gen_distributed_augmentation_params",
+    "stream_distributed_augmentation_chunks",
+    "stream_distributed_augmentation_chain",
+]
+
+
+def gen_distributed_augmentation_params(
+    sample_id: int,
+    rank: int | None,
+    world_size: int | None,
+    config: Any,
+    seed: int = 0,
+    epoch: int = 0,
+    mode: str = "strided",
+    num_samples: int | None = None,
+) -> dict[str, Any]:
+    """The params of ``rank``'s ``sample_id``-th sample (a rank-local index).
+
+    In the default strided mode the global id is ``sample_id * world_size +
+    rank`` (DistributedSampler's order), which needs no dataset length; the
+    contiguous mode needs ``num_samples``. ``rank``/``world_size`` may be None
+    to discover them (:func:`dpa.distributed.get_rank_world_size`).
+
+    Raises:
+        ValueError: rank outside ``[0, world_size)``, ``world_size < 1``, a
+            global id >= 2**64, contiguous mode without ``num_samples``, or a
+            local index beyond the rank's share.
+
+    >>> import dpa
+    >>> cfg = dpa.get_preset("mild")
+    >>> gen_distributed_augmentation_params(5, 2, 4, cfg) == dpa.gen_augmentation_params(22, cfg)
+    True
+    """
+    rank, world_size = resolve_rank(rank, world_size)
+    if mode == "strided" and num_samples is None:
+        from dpa.keys import check_sample_id
+
+        local = check_sample_id(sample_id, "sample_id")
+        global_id = local * world_size + rank
+        if global_id >= 1 << 64:
+            raise ValueError(
+                f"sample_id {local} of rank {rank} maps to global id {global_id}, beyond the last id 2**64 - 1"
+            )
+        return gen_augmentation_params(global_id, config, seed=seed, epoch=epoch)
+    if num_samples is None:
+        raise ValueError(f"mode={mode!r} needs num_samples (the dataset length) to place rank blocks")
+    splitter = DistributedRangeSplitter(num_samples, world_size, mode=mode)
+    return gen_augmentation_params(splitter.local_to_global(sample_id, rank), config, seed=seed, epoch=epoch)
+
+
+def _rank_chunks(plan: Any, splitter: DistributedRangeSplitter, rank: int, start: int, chunk_size: int) -> Iterator[ParamBatch]:
+    count = splitter.num_samples_for(rank)
+    for lo in range(start, count, chunk_size):
+        hi = min(lo + chunk_size, count)
+        ids = splitter.indices(rank, lo, hi)
+        padding = splitter.is_padding(rank, lo, hi) if splitter.pad else None
+        yield ParamBatch(ids, plan.numpy(ids), padding)
+
+
+def stream_distributed_augmentation_chunks(
+    num_samples: int,
+    rank: int | None,
+    world_size: int | None,
+    config: Any,
+    seed: int = 0,
+    epoch: int = 0,
+    chunk_size: int = 10_000,
+    start: int = 0,
+    mode: str = "strided",
+    drop_last: bool = False,
+    pad: bool = False,
+    checkpoint: ElasticCheckpoint | None = None,
+) -> Iterator[ParamBatch]:
+    """Stream ``rank``'s share of ids ``0 .. num_samples - 1`` as :class:`~dpa.ParamBatch` chunks.
+
+    The order is :meth:`DistributedRangeSplitter.indices` order; with
+    ``pad=True`` each chunk's ``padding`` marks duplicates. ``start`` skips
+    that many of the rank's own samples (O(1)). ``checkpoint`` resumes an
+    interrupted epoch with any world size: the ids it records as consumed
+    are left out and the rest split among the current ranks (it must match
+    ``config``, ``seed`` and ``epoch``).
+
+    Raises:
+        TypeError, ValueError: bad rank, world size, num_samples (which must
+        be finite here), chunk_size or start, or a checkpoint from another config.
+    """
+    if isinstance(num_samples, float) and math.isinf(num_samples):
+        raise ValueError("num_samples must be finite to split it across ranks; got inf")
+    rank, world_size = resolve_rank(rank, world_size)
+    check_stream_args(num_samples, chunk_size, 0)
+    plan = _plan(config, seed, epoch)
+    first = 0
+    if checkpoint is not None:
+        first = checkpoint.check(plan.config, seed=seed, epoch=epoch, num_samples=num_samples)
+    splitter = DistributedRangeSplitter(num_samples, world_size, mode=mode, drop_last=drop_last, pad=pad, start=first)
+    count = splitter.num_samples_for(rank)
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= count:
+        raise ValueError(f"start must be an integer in [0, {count}] (rank {rank}'s share); got {start!r}")
+    return _rank_chunks(plan, splitter, rank, start, chunk_size)
+
+
+def stream_distributed_augmentation_chain(
+    num_samples: int,
+    rank: int | None,
+    world_size: int | None,
+    config: Any,
+    seed: int = 0,
+    epoch: int = 0,
+    chunk_size: int = 10_000,
+    start: int = 0,
+    mode: str = "strided",
+    drop_last: bool = False,
+    pad: bool = False,
+    checkpoint: ElasticCheckpoint | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Per-sample param dicts of ``rank``'s share (see :func:`stream_distributed_augmentation_chunks`).
+
+    >>> import dpa
+    >>> cfg = dpa.get_preset("mild")
+    >>> rows = list(stream_distributed_augmentation_chain(10, 1, 3, cfg))
+    >>> len(rows), rows[1] == dpa.gen_augmentation_params(4, cfg)
+    (3, True)
+    """
+    chunks = stream_distributed_augmentation_chunks(
+        num_samples, rank, world_size, config, seed, epoch, chunk_size, start, mode, drop_last, pad, checkpoint
+    )
+    return (row for chunk in chunks for row in chunk.to_dicts())
+
+

@@ -1,0 +1,172 @@
+"""Streaming: parameters of a range of sample ids, chunk by chunk, in constant memory.
+
+A stream covers the ids ``start .. num_samples - 1`` in order (``num_samples``
+may be ``float('inf')``: then the stream runs to the last id, ``2**64 - 1``).
+It holds no state beyond its position: resuming at any ``start`` is O(1) and
+gives exactly the values an unbroken stream would have given, because every
+value is a pure function of its id. Chunks equal ``gen_augmentation_batch``
+of their ids, whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from dpa.generate import _plan
+from dpa.keys import MAX_SAMPLE_ID
+
+__all__ = ["ParamBatch", "stream_augmentation_chunks", "stream_augmentation_chain", "check_stream_args"]
+
+_ID_END = MAX_SAMPLE_ID + 1  # one past the last valid id
+
+
+@dataclass
+class ParamBatch:
+    """A chunk of a parameter stream: ids and one 1-D array per output.
+
+    Attributes:
+        sample_ids: uint64 array of the samples' ids, in stream order.
+        params: ``{output name: array}``, element ``k`` belonging to ``sample_ids[k]``.
+        padding: optional bool array, True where a sample is a padded
+            duplicate (see :class:`dpa.distributed.DistributedRangeSplitter`).
+    """
+
+    sample_ids: np.ndarray
+    params: dict[str, Any]
+    padding: np.ndarray | None = field(default=None)
+
+    def __len__(self) -> int:
+        return int(self.sample_ids.shape[0])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.to_dicts())
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """One dict of plain Python values per sample (what ``gen_augmentation_params`` returns)."""
+        names = list(self.params)
+        columns = [_as_list(self.params[n]) for n in names]
+        return [dict(zip(names, row)) for row in zip(*columns)]
+
+    def to_torch(self, device: Any = None) -> dict[str, Any]:
+        """``{output name: tensor}`` on ``device`` (float64, int64 and bool tensors, values unchanged)."""
+        import torch
+
+        out = {}
+        for name, arr in self.params.items():
+            t = arr if isinstance(arr, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(arr))
+            out[name] = t.to(device) if device is not None else t
+        return out
+
+    def select(self, mask: np.ndarray) -> "ParamBatch":
+        """The samples where ``mask`` is True (for example ``~batch.padding``)."""
+        return ParamBatch(
+            self.sample_ids[mask],
+            {k: v[mask] for k, v in self.params.items()},
+            None if self.padding is None else self.padding[mask],
+        )
+
+
+def _as_list(arr: Any) -> list:
+    return arr.tolist()
+
+
+def check_stream_args(num_samples: Any, chunk_size: Any, start: Any) -> tuple[int | float, int, int]:
+    """Validate a stream's ``num_samples``, ``chunk_size`` and ``start``; return them normalised.
+
+    Raises:
+        TypeError: not integers (``num_samples`` may also be ``float('inf')``).
+        ValueError: ``num_samples`` outside ``[0, 2**64]``, ``chunk_size < 1``,
+            ``start`` outside ``[0, num_samples]``.
+    """
+    if isinstance(num_samples, float) and math.isinf(num_samples) and num_samples > 0:
+        total: int | float = math.inf
+    elif isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+        raise TypeError(f"num_samples must be an integer in [0, 2**64] or float('inf'); got {num_samples!r}")
+    else:
+        total = int(num_samples)
+        if not 0 <= total <= _ID_END:
+            raise ValueError(f"num_samples must be in [0, 2**64] or float('inf'); got {total}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
+        raise TypeError(f"chunk_size must be an integer >= 1; got {chunk_size!r}")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
+    if isinstance(start, bool) or not isinstance(start, numbers.Integral):
+        raise TypeError(f"start must be an integer in [0, num_samples]; got {start!r}")
+    start = int(start)
+    if start < 0 or start > min(total, _ID_END):
+        raise ValueError(f"start must be in [0, num_samples] = [0, {num_samples}]; got {start}")
+    return total, int(chunk_size), start
+
+
+def _chunks(plan: Any, start: int, stop: int, chunk_size: int) -> Iterator[ParamBatch]:
+    lo = start
+    while lo < stop:
+        hi = min(lo + chunk_size, stop)
+        ids = np.arange(hi - lo, dtype=np.uint64)
+        ids += np.uint64(lo)
+        yield ParamBatch(ids, plan.numpy(ids))
+        lo = hi
+
+
+def stream_augmentation_chunks(
+    num_samples: int | float,
+    config: Any,
+    seed: int = 0,
+    epoch: int = 0,
+    chunk_size: int = 10_000,
+    start: int = 0,
+) -> Iterator[ParamBatch]:
+    """Stream the parameters of ids ``start .. num_samples - 1`` as :class:`ParamBatch` chunks.
+
+    Args:
+        num_samples: one past the last id; an int in ``[0, 2**64]`` or ``float('inf')``.
+        config: an :class:`~dpa.AugmentationConfig`.
+        seed, epoch: as for :func:`dpa.gen_augmentation_batch`.
+        chunk_size: samples per chunk (memory is about 8 bytes x outputs x chunk_size).
+        start: the first id, to resume a stream anywhere in O(1).
+
+    Returns:
+        An iterator of chunks; chunk ``k`` covers ids
+        ``start + k * chunk_size ..`` and equals ``gen_augmentation_batch`` of them.
+
+    Raises:
+        TypeError, ValueError: as :func:`check_stream_args`, or a bad seed,
+        epoch or config. All checks happen here, before the first chunk.
+
+    >>> import dpa
+    >>> chunks = list(dpa.stream_augmentation_chunks(10, dpa.get_preset("mild"), chunk_size=4, start=3))
+    >>> [len(c) for c in chunks], int(chunks[0].sample_ids[0])
+    ([4, 3], 3)
+    """
+    total, chunk_size, start = check_stream_args(num_samples, chunk_size, start)
+    plan = _plan(config, seed, epoch)
+    stop = _ID_END if total == math.inf else int(total)
+    return _chunks(plan, start, stop, chunk_size)
+
+
+def stream_augmentation_chain(
+    num_samples: int | float,
+    config: Any,
+    seed: int = 0,
+    epoch: int = 0,
+    chunk_size: int = 10_000,
+    start: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """Stream per-sample parameter dicts for ids ``start .. num_samples - 1``, generated chunk-wise.
+
+    Same arguments as :func:`stream_augmentation_chunks`; each item equals
+    ``gen_augmentation_params(id, config, seed, epoch)``. Memory is constant
+    whatever ``num_samples`` is.
+
+    >>> import dpa
+    >>> s = dpa.stream_augmentation_chain(float("inf"), dpa.get_preset("mild"), seed=1)
+    >>> next(s) == dpa.gen_augmentation_params(0, dpa.get_preset("mild"), seed=1)
+    True
+    """
+    chunks = stream_augmentation_chunks(num_samples, config, seed, epoch, chunk_size, start)
+    return (row for chunk in chunks for row in chunk.to_dicts())
