@@ -38,6 +38,15 @@ def test_kernel_xxh64_pair(benchmark, kernel_inputs) -> None:
     _rate(benchmark, N_KERNEL, "digests")
 
 
+def test_kernel_xxh64_pair_into_out(benchmark, kernel_inputs) -> None:
+    """The same, writing into a preallocated array (out=), as a loop over chunks would."""
+    a, b = kernel_inputs
+    out = np.empty(N_KERNEL, dtype=np.uint64)
+    benchmark(xxh64_pair, a, b, 12345, out)
+    np.testing.assert_array_equal(out[:1000], xxh64_pair(a[:1000], b[:1000], 12345))
+    _rate(benchmark, N_KERNEL, "digests")
+
+
 def test_kernel_naive_expression(benchmark, kernel_inputs) -> None:
     """The same hash as one numpy expression with temporaries (the slow way), for comparison."""
     from dpa import prng
@@ -81,6 +90,29 @@ def test_peer_numpy_philox_fill_float32(benchmark) -> None:
     out = np.empty(N_BATCH * k, dtype=np.float32)
     benchmark(gen.random, dtype=np.float32, out=out)
     benchmark.extra_info["values_per_sample"] = k
+    _rate(benchmark, N_BATCH, "samples")
+
+
+def test_peer_kornia_forward_parameters(benchmark) -> None:
+    """kornia's batched parameter generators for RandomAffine + ColorJitter + RandomHorizontalFlip
+    (what `moderate` covers and more), one call each for N_BATCH samples. Not per-sample
+    deterministic: the values depend on the batch and the global torch RNG. Optional peer."""
+    pytest.importorskip("kornia")
+    import kornia.augmentation as K
+    import torch
+
+    augs = [
+        K.RandomAffine(degrees=15, translate=(0.1, 0.1), scale=(0.9, 1.1), shear=5, p=1.0),
+        K.ColorJitter(0.2, 0.2, 0.2, 0.05, p=1.0),
+        K.RandomHorizontalFlip(p=0.5),
+    ]
+    shape = torch.Size([N_BATCH, 3, 32, 32])
+
+    def run():
+        return [aug.forward_parameters(shape) for aug in augs]
+
+    out = benchmark(run)
+    assert out[0]["angle"].shape == (N_BATCH,)
     _rate(benchmark, N_BATCH, "samples")
 
 

@@ -339,7 +339,9 @@ def gen_augmentation_batch(
         seed: the run's seed, in ``[0, 2**64)``.
         epoch: the epoch, in ``[0, 2**32)``.
         backend: ``"numpy"`` (arrays) or ``"torch"`` (tensors).
-        device: torch device for ``backend="torch"`` (default CPU).
+        device: torch device for ``backend="torch"`` (default CPU). On a GPU
+            the values are computed there by torch kernels; on the CPU by the
+            numpy kernels (faster, same bits), returned as tensors.
 
     Returns:
         ``{output name: 1-D array}`` in config order; float64, int64 or bool.
@@ -367,4 +369,21 @@ def gen_augmentation_batch(
         import torch  # noqa: F401
     except ImportError:
         raise ValueError("backend='torch' needs PyTorch: pip install 'dpa[torch]'") from None
-    return plan.torch(_torch_ids(sample_ids, _torch_device(device)))
+    dev = _torch_device(device)
+    if dev.type == "cpu":
+        # On the CPU the numpy kernels are an order of magnitude faster than
+        # torch's (measured 6.5 vs 0.53 M samples/s for `moderate` on one
+        # core) and give the same bits; the tensors share the arrays' memory.
+        import torch
+
+        return {k: torch.from_numpy(v) for k, v in plan.numpy(as_sample_ids(_ids_for_numpy(sample_ids))).items()}
+    return plan.torch(_torch_ids(sample_ids, dev))
+
+
+def _ids_for_numpy(sample_ids: Any) -> Any:
+    """int64 tensors hold ids' bits (ids >= 2**63 read as negative), so check them as the torch path does."""
+    import torch
+
+    if isinstance(sample_ids, torch.Tensor) and sample_ids.dtype == torch.int64:
+        return _torch_ids(sample_ids, torch.device("cpu")).numpy()
+    return sample_ids

@@ -110,3 +110,13 @@ def test_torch_rejects_other_dtypes() -> None:
 
     with pytest.raises(TypeError, match="int64"):
         prng.xxh64_pair(torch.zeros(3, dtype=torch.int32), 0, 0)
+
+
+def test_out_parameter() -> None:
+    a = np.arange(1000, dtype=np.uint64)
+    out = np.empty(1000, dtype=np.uint64)
+    got = prng.xxh64_pair(a, 3, 4, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, prng.xxh64_pair(a, 3, 4))
+    with pytest.raises(ValueError, match=r"out must be a C-contiguous uint64 array of shape \(1000,\)"):
+        prng.xxh64_pair(a, 3, 4, out=np.empty(999, dtype=np.uint64))
