@@ -1,9 +1,10 @@
-"""The ``dpa`` command line: generate, inspect, verify, ranges.
+"""The ``dpa`` command line: generate, inspect, verify, ranges, bench.
 
     dpa generate --preset moderate --num-samples 1000000 --out params/
     dpa inspect --preset aggressive --rows 5
     dpa verify params/
     dpa ranges --num-samples 1000 --world-size 8 --pad
+    dpa bench --json
 
 Exit codes: 0 success, 1 verification found a difference, 2 bad usage or
 input (argparse's convention), 3 the output already exists.
@@ -88,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     extra.add_argument("--pad", action="store_true", help="every rank takes ceil(num_samples / world_size), wrapping")
     rng.add_argument("--start", type=_int_arg(0, 2**64 + 1, "--start"), default=0, help="ids already consumed")
     rng.add_argument("--json", action="store_true")
+
+    bench = sub.add_parser("bench", help="measure throughput beside peer baselines (one core per process)")
+    bench.add_argument("--preset", action="append", choices=preset_names(), help="repeat for several (default: all)")
+    bench.add_argument("--backend", choices=["numpy", "torch"], default="numpy")
+    bench.add_argument("--device", default=None, help="torch device, e.g. cuda (with --backend torch)")
+    bench.add_argument("--samples", type=_int_arg(1000, None, "--samples"), default=1_000_000)
+    bench.add_argument("--iterations", type=_int_arg(1, None, "--iterations"), default=5)
+    bench.add_argument("--processes", type=_int_arg(1, None, "--processes"), default=None,
+                       help="largest process count for the distributed case (default: usable cores)")
+    bench.add_argument("--quick", action="store_true", help="100k samples, 2 iterations: a smoke run")
+    bench.add_argument("--json", action="store_true", help="results as JSON on stdout instead of a table")
+    bench.add_argument("--plot", metavar="FILE.png", help="plot throughput against chunk size and processes (matplotlib)")
 
     ver = sub.add_parser("verify", help="regenerate an output directory and compare it bit for bit")
     ver.add_argument("directory", metavar="DIR")
@@ -223,6 +236,69 @@ def _cmd_ranges(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from dpa.benchmark import BenchmarkConfig, metrics_table
+    from dpa.benchmark.suite import run_suite
+
+    if args.device and args.backend != "torch":
+        raise ValueError(f"--device {args.device} needs --backend torch")
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ValueError("--plot needs matplotlib: pip install matplotlib") from None
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # figures are per core; processes give the scaling
+    except ImportError:
+        pass
+    samples, iterations = (100_000, 2) if args.quick else (args.samples, args.iterations)
+    config = BenchmarkConfig(iterations=iterations, warmup=1, backend=args.backend, device=args.device)
+    presets = args.preset or preset_names()
+    from rich.console import Console
+    from rich.progress import Progress
+
+    err = Console(stderr=True)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as prog:
+        task = prog.add_task("benchmarking", total=None)
+        suite = run_suite(presets, samples, config, args.processes, on_case=lambda n: prog.update(task, description=n))
+    if args.plot:
+        _plot(suite, args.plot)
+    if args.json:
+        print(json.dumps(suite.to_dict(), indent=1))
+        return 0
+    out = Console(width=None if sys.stdout.isatty() else 150)
+    out.print(metrics_table(suite.results, title=f"dpa bench ({suite.results[0].environment['cpu_model']}, one core per process)"))
+    for name, ratio in suite.ratios.items():
+        out.print(f"  {name}: {ratio:.2f}x")
+    if args.plot:
+        out.print(f"plot written to {args.plot}")
+    return 0
+
+
+def _plot(suite: Any, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    chunks = [(int(r.name.split()[-1]), r.throughput_samples_per_second / 1e6) for r in suite.results
+              if r.name.startswith("stream chunks of")]
+    procs = [(r.extra["world_size"], r.throughput_samples_per_second / 1e6) for r in suite.results
+             if r.name.startswith("distributed")]
+    if chunks:
+        ax1.plot(*zip(*chunks), marker="o")
+        ax1.set_xscale("log")
+    ax1.set(xlabel="chunk size", ylabel="M samples/s", title="stream throughput vs chunk size")
+    if procs:
+        ax2.plot(*zip(*procs), marker="o")
+    ax2.set(xlabel="processes", ylabel="M samples/s", title="throughput vs processes")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from dpa.store import read_metadata, verify_params
 
@@ -241,7 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dpa`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"generate": _cmd_generate, "inspect": _cmd_inspect, "verify": _cmd_verify, "ranges": _cmd_ranges}
+    handlers = {
+        "generate": _cmd_generate, "inspect": _cmd_inspect, "verify": _cmd_verify, "ranges": _cmd_ranges, "bench": _cmd_bench,
+    }
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
