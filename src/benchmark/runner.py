@@ -193,6 +193,22 @@ class BenchmarkRunner:
             **summarise_times(times, n),
         )
 
+    def benchmark_batching(self, n: int, config: Any, strategy: Any, name: str | None = None) -> BenchmarkMetrics:
+        """A :class:`dpa.batch.BatchProcessor` with ``strategy`` over a chunk stream of ``n`` samples."""
+        import dpa
+        from dpa.batch import BatchConfig, BatchProcessor
+
+        n = _check_n(n)
+        cs, seed = self.config.chunk_size, self.config.seed
+        bcfg = BatchConfig(strategy=strategy, batch_size=cs, max_batch_size=max(cs, 1 << 17), max_memory_mb=64)
+
+        def fn() -> int:
+            proc = BatchProcessor(strategy, bcfg)
+            return sum(len(b) for b in proc.process_stream(dpa.stream_augmentation_chunks(n, config, seed=seed, chunk_size=cs)))
+
+        label = name or f"batching {getattr(strategy, 'value', strategy)}"
+        return self._measure(label, n, fn, deterministic_per_sample=True)
+
     def benchmark_kernel(self, n: int = 1 << 22) -> BenchmarkMetrics:
         """``dpa.prng.xxh64_pair`` over ``n`` random pairs into a preallocated array (digests, not samples)."""
         from dpa.prng import xxh64_pair

@@ -66,6 +66,10 @@ def run_suite(
             sub = BenchmarkRunner(BenchmarkConfig(**{**config.__dict__, "chunk_size": cs}))
             case(f"stream chunks of {cs}", lambda sub=sub: sub.benchmark_stream(samples, main))
         case("stream per-sample", lambda: runner.benchmark_stream(max(samples // 10, 100), main, per_sample=True))
+        from dpa.batch import BatchStrategy
+
+        for strategy in BatchStrategy:
+            case(f"batching {strategy.value}", lambda s=strategy: runner.benchmark_batching(samples, main, s))
         for w in range(1, processes + 1):
             case(
                 f"distributed {w} process{'es' if w > 1 else ''}",

@@ -121,6 +121,7 @@ def test_cli_bench_json_names_each_peer() -> None:
         assert f"peer {peer}" in names
         assert any(key.endswith(f"/ {peer}") for key in data["ratios"])
     assert "batch mild" in names and "kernel xxh64_pair (digests/s)" in names and "distributed 1 process" in names
+    assert {"batching sequential", "batching round_robin", "batching memory_optimized", "batching adaptive"} <= set(names)
     assert all(m["throughput_samples_per_second"] > 0 for m in data["results"])
 
 
