@@ -61,7 +61,7 @@ class _Plan:
     """Everything about (config, seed, epoch) that does not depend on the sample id."""
 
     def __init__(self, config: AugmentationConfig, seed: int, epoch: int) -> None:
-        self.config = config
+        self.config, self.seed, self.epoch = config, seed, epoch
         self.entries: list[_Entry] = []
         row = 0
         names_by_param: dict[str, list[str]] = {}

@@ -10,7 +10,7 @@ import pytest
 MODULES = [
     "dpa", "dpa.prng", "dpa.keys", "dpa.specs", "dpa.composite", "dpa.config", "dpa.presets", "dpa.generate",
     "dpa.stream", "dpa.distributed", "dpa.distributed.splitter", "dpa.distributed.checkpoint", "dpa.distributed.params",
-    "dpa.benchmark", "dpa.benchmark.probes", "dpa.benchmark.runner", "dpa.batch", "dpa.batch.processor",
+    "dpa.benchmark", "dpa.benchmark.probes", "dpa.benchmark.runner", "dpa.batch", "dpa.batch.processor", "dpa.data",
 ]
 
 
