@@ -1,0 +1,522 @@
+"""Reference implementations that apply dpa's parameters to image tensors (pure torch, CPU or CUDA).
+
+Images are ``(C, H, W)`` or ``(B, C, H, W)``, float (values in [0, 1]) or
+uint8 (0..255, computed in float and rounded back). Parameters are per
+sample: Python numbers for one image, 1-D tensors (or anything
+``torch.as_tensor`` takes) of length B for a batch, as ``dpa.gen_augmentation_batch``
+or a DataLoader's collated params give them. Every op returns its input
+unchanged, bit for bit, for a sample whose parameter is the identity.
+
+:func:`apply_params` applies a preset's parameters in this order:
+
+1. resized crop (``crop_x, crop_y, crop_w, crop_h``), resized back to the input size
+2. flips (``hflip``, ``vflip``)
+3. affine (``rotation``, ``scale``, ``translate_x``, ``translate_y``, ``shear``)
+4. colour jitter (``brightness``, ``contrast``, ``saturation``, ``hue``), in the
+   order ``color_order_0..3`` gives (indices into that list), else as listed
+5. Gaussian blur (``blur_sigma``)
+6. Gaussian noise (``noise_std``), its field made by dpa's counter hash from the
+   sample ids, so it is reproducible on any device
+7. random erasing (``erasing_x, _y, _w, _h``), filled with 0
+
+Parameters absent from ``params`` are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "apply_params",
+    "hflip",
+    "vflip",
+    "affine",
+    "resized_crop",
+    "adjust_brightness",
+    "adjust_contrast",
+    "adjust_saturation",
+    "adjust_hue",
+    "gaussian_blur",
+    "gaussian_noise",
+    "erase",
+    "noise_field",
+    "COLOR_OPS",
+]
+
+COLOR_OPS = ("brightness", "contrast", "saturation", "hue")
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+class _Batch:
+    """Normalises an image argument to float (B, C, H, W) and restores the caller's form."""
+
+    def __init__(self, images: Any, name: str = "images") -> None:
+        if not isinstance(images, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape (C, H, W) or (B, C, H, W); got {type(images).__name__}")
+        if images.ndim not in (3, 4):
+            raise ValueError(f"{name} must have shape (C, H, W) or (B, C, H, W); got {tuple(images.shape)}")
+        if images.dtype != torch.uint8 and not images.dtype.is_floating_point:
+            raise TypeError(f"{name} must be uint8 or floating point; got {images.dtype}")
+        self.single = images.ndim == 3
+        self.dtype = images.dtype
+        x = images.unsqueeze(0) if self.single else images
+        self.original = x
+        self.x = x.float() / 255.0 if self.dtype == torch.uint8 else x
+
+    @property
+    def n(self) -> int:
+        return self.x.shape[0]
+
+    def param(self, value: Any, name: str) -> torch.Tensor:
+        """A parameter as a float tensor of shape (B,) on the images' device."""
+        t = torch.as_tensor(value, device=self.x.device)
+        if t.ndim == 0:
+            t = t.expand(self.n)
+        if t.ndim != 1 or t.shape[0] != self.n:
+            raise ValueError(f"parameter {name!r} must be a number or have one value per image ({self.n}); got shape {tuple(t.shape)}")
+        return t.to(self.x.dtype if self.x.dtype.is_floating_point else torch.float32)
+
+    def finish(self, y: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
+        """Back to the input's dtype and rank; samples not ``changed`` are the input, bit for bit."""
+        if self.dtype == torch.uint8:
+            y = (y * 255.0).round().clamp(0, 255).to(torch.uint8)
+        else:
+            y = y.to(self.dtype)
+        y = torch.where(changed.view(-1, 1, 1, 1), y, self.original)
+        return y[0] if self.single else y
+
+
+def _blend(a: torch.Tensor, b: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    f = factor.view(-1, 1, 1, 1)
+    return (f * a + (1.0 - f) * b).clamp(0.0, 1.0)
+
+
+def _gray(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] == 1:
+        return x
+    if x.shape[1] != 3:
+        raise ValueError(f"colour operations need 1 or 3 channels; got {x.shape[1]}")
+    return (0.2989 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+
+
+def _rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+    r, g, bl = x.unbind(1)
+    maxc, _ = x.max(dim=1)
+    minc, _ = x.min(dim=1)
+    delta = maxc - minc
+    s = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), torch.zeros_like(maxc))
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    rc, gc, bc = (maxc - r) / safe, (maxc - g) / safe, (maxc - bl) / safe
+    h = torch.where(maxc == r, bc - gc, torch.where(maxc == g, 2.0 + rc - bc, 4.0 + gc - rc))
+    h = torch.where(delta > 0, (h / 6.0) % 1.0, torch.zeros_like(h))
+    return torch.stack([h, s, maxc], dim=1)
+
+
+def _hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    h, s, v = x.unbind(1)
+    i = torch.floor(h * 6.0)
+    f = h * 6.0 - i
+    i = i.to(torch.int64) % 6
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    out = torch.zeros_like(x)
+    for k, (rr, gg, bb) in enumerate(choices):
+        m = (i == k).unsqueeze(1)
+        out = torch.where(m, torch.stack([rr, gg, bb], dim=1), out)
+    return out
+
+
+def noise_field(shape: Sequence[int], sample_ids: Any, seed: int = 0, epoch: int = 0, device: Any = None) -> torch.Tensor:
+    """Standard normal noise of ``shape`` = (B, C, H, W) from dpa's counter hash, one field per sample id.
+
+    Element ``k`` (row-major) of sample ``i``'s field is ``ndtri((d + 0.5) * 2**-32)``
+    for draw ``d`` number ``k`` of the stream ``"noise_field"`` in ``epoch``
+    (docs/SPEC.md, words and draws), so a sample's field is the same on any
+    device and in any batch.
+    """
+    from dpa.generate import _torch_ids
+    from dpa.keys import check_epoch, check_seed, stream_key
+
+    n = int(shape[0])
+    per = int(math.prod(shape[1:]))
+    words = (per + 1) // 2
+    if words > 1 << 32:
+        raise ValueError(f"a noise field has at most 2**33 elements per sample; got {per}")
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    ids = _torch_ids(sample_ids, dev)
+    if ids.shape[0] != n:
+        raise ValueError(f"sample_ids must have one id per image ({n}); got {ids.shape[0]}")
+    key = stream_key(check_seed(seed), "noise_field")
+    e = check_epoch(epoch) << 32
+    if dev.type == "cpu":
+        # numpy's kernels give the same bits (tested) and, in chunks, keep the
+        # float64 temporaries in cache instead of page-faulting them.
+        z = _noise_numpy(ids.numpy().view(np.uint64), per, key, e)
+        return torch.from_numpy(z).reshape(tuple(shape))
+    return _noise_torch(ids, per, key, e).t().reshape(tuple(shape))
+
+
+def _noise_torch(ids: torch.Tensor, per: int, key: int, counter_base: int) -> torch.Tensor:
+    """(per, B) standard normals on ``ids``' device with torch kernels (what runs on a GPU)."""
+    from dpa import _ops, fmath
+    from dpa._prng_torch import srl, to_signed, xxh64_rows_torch
+    from dpa.prng import _round_np, outer_row_constants
+
+    words = (per + 1) // 2
+    dev = ids.device
+    counters = np.arange(words, dtype=np.uint64) | np.uint64(counter_base)
+    k2 = np.empty_like(counters)
+    _round_np(counters, k2, np.empty_like(counters))  # every row shares the key: only round(counter) differs
+    c, _ = outer_row_constants([0], [key])
+    rc = torch.full((1, 1), to_signed(int(c[0, 0])), dtype=torch.int64, device=dev)
+    rk = torch.from_numpy(k2.view(np.int64)).to(dev).view(-1, 1)
+    w = xxh64_rows_torch(ids, rc, rk)  # (words, B)
+    draws = torch.stack([srl(w, 32), w & 0xFFFFFFFF], dim=1).reshape(2 * words, ids.shape[0])[:per]
+    u = (draws.to(torch.float64) + 0.5) * 2.0**-32
+    return fmath.ndtri(u, _ops.TorchOps())
+
+
+def _noise_numpy(ids: np.ndarray, per: int, key: int, counter_base: int, chunk_words: int = 1 << 14) -> np.ndarray:
+    """The CPU twin of :func:`noise_field`'s torch path: (B, per) float64 via numpy, word chunk by word chunk."""
+    from dpa import _ops, fmath
+    from dpa.prng import xxh64_pair
+
+    out = np.empty((len(ids), per), dtype=np.float64)
+    words = (per + 1) // 2
+    for row, sid in enumerate(ids.tolist()):
+        for lo in range(0, words, chunk_words):
+            hi = min(lo + chunk_words, words)
+            counters = np.arange(lo, hi, dtype=np.uint64) | np.uint64(counter_base)
+            w = xxh64_pair(sid, counters, key)
+            draws = np.empty(2 * (hi - lo), dtype=np.float64)
+            draws[0::2] = w >> np.uint64(32)
+            draws[1::2] = w & np.uint64(0xFFFFFFFF)
+            k = min(2 * hi, per) - 2 * lo
+            out[row, 2 * lo : 2 * lo + k] = fmath.ndtri((draws[:k] + 0.5) * 2.0**-32, _ops.NP)
+    return out
+
+
+# --------------------------------------------------------------------------- float kernels
+# Each takes float (B, C, H, W) in [0, 1] and per-image (B,) parameters and
+# returns a new tensor; the public wrappers below validate and restore the
+# caller's dtype and rank, and apply_params runs them on subsets of a batch.
+
+
+def _sample(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _affine_f(x: torch.Tensor, rot_deg, sc, tx, ty, sh_deg) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    rot, sh = rot_deg * (math.pi / 180.0), sh_deg * (math.pi / 180.0)
+    cos, sin, tan = torch.cos(rot), torch.sin(rot), torch.tan(sh)
+    # Forward map about the centre in pixel units with y pointing down, so a
+    # counter-clockwise turn on screen is R = [[cos, sin], [-sin, cos]];
+    # A = scale * R @ [[1, tan(shear)], [0, 1]].
+    a11, a12 = cos * sc, (cos * tan + sin) * sc
+    a21, a22 = -sin * sc, (cos - sin * tan) * sc
+    det = a11 * a22 - a12 * a21
+    i11, i12, i21, i22 = a22 / det, -a12 / det, -a21 / det, a11 / det
+    # affine_grid maps output to input in normalised coordinates (pixel / half-size):
+    # input = D^-1 A^-1 D out - D^-1 A^-1 t, with D = diag(w / 2, h / 2), t = (tx * w, ty * h).
+    ax, ay = w / 2.0, h / 2.0
+    theta = torch.stack(
+        [
+            torch.stack([i11, i12 * ay / ax, -(2.0 * i11 * tx + 2.0 * i12 * ty * ay / ax)], dim=-1),
+            torch.stack([i21 * ax / ay, i22, -(2.0 * i21 * tx * ax / ay + 2.0 * i22 * ty)], dim=-1),
+        ],
+        dim=1,
+    )
+    return _sample(x, theta)
+
+
+def _crop_f(x: torch.Tensor, bx, by, bw, bh) -> torch.Tensor:
+    zeros = torch.zeros_like(bw)
+    theta = torch.stack(
+        [torch.stack([bw, zeros, 2.0 * bx + bw - 1.0], dim=-1), torch.stack([zeros, bh, 2.0 * by + bh - 1.0], dim=-1)],
+        dim=1,
+    )
+    return _sample(x, theta)
+
+
+def _brightness_f(x: torch.Tensor, f) -> torch.Tensor:
+    return _blend(x, torch.zeros_like(x), f)
+
+
+def _contrast_f(x: torch.Tensor, f) -> torch.Tensor:
+    mean = _gray(x).mean(dim=(-3, -2, -1), keepdim=True)
+    return _blend(x, mean.expand_as(x), f)
+
+
+def _saturation_f(x: torch.Tensor, f) -> torch.Tensor:
+    return _blend(x, _gray(x).expand_as(x), f)
+
+
+def _hue_f(x: torch.Tensor, f) -> torch.Tensor:
+    if x.shape[1] != 3:
+        raise ValueError(f"adjust_hue needs RGB images (3 channels); got {x.shape[1]}")
+    hsv = _rgb_to_hsv(x.clamp(0, 1))
+    hsv = torch.stack([(hsv[:, 0] + f.view(-1, 1, 1)) % 1.0, hsv[:, 1], hsv[:, 2]], dim=1)
+    return _hsv_to_rgb(hsv)
+
+
+def _blur_f(x: torch.Tensor, s, max_kernel: int = 31) -> torch.Tensor:
+    radius = max(min(int(math.ceil(3.0 * float(s.max()))), max_kernel // 2), 1)
+    r = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
+    k = torch.exp(-0.5 * (r.view(1, -1) / s.view(-1, 1)) ** 2)
+    k = k / k.sum(dim=1, keepdim=True)  # (B, K), one kernel per image
+    n, c, hh, ww = x.shape
+    y = x.reshape(1, n * c, hh, ww)
+    kern = k.repeat_interleave(c, dim=0)  # one per (image, channel)
+    y = F.pad(y, (radius, radius, 0, 0), mode="reflect" if ww > radius else "replicate")
+    y = F.conv2d(y, kern.view(n * c, 1, 1, -1), groups=n * c)
+    y = F.pad(y, (0, 0, radius, radius), mode="reflect" if hh > radius else "replicate")
+    y = F.conv2d(y, kern.view(n * c, 1, -1, 1), groups=n * c)
+    return y.reshape(n, c, hh, ww)
+
+
+def _erase_f(x: torch.Tensor, bx, by, bw, bh, value: float = 0.0) -> torch.Tensor:
+    hh, ww = x.shape[-2:]
+    cols = (torch.arange(ww, device=x.device, dtype=bx.dtype) + 0.5) / ww
+    rows = (torch.arange(hh, device=x.device, dtype=bx.dtype) + 0.5) / hh
+    in_x = (cols.view(1, -1) >= bx.view(-1, 1)) & (cols.view(1, -1) < (bx + bw).view(-1, 1))
+    in_y = (rows.view(1, -1) >= by.view(-1, 1)) & (rows.view(1, -1) < (by + bh).view(-1, 1))
+    mask = (in_y.unsqueeze(-1) & in_x.unsqueeze(-2)).unsqueeze(1)
+    return x.masked_fill(mask, value)
+
+
+def _noise_f(x: torch.Tensor, std, ids: torch.Tensor, seed: int, epoch: int) -> torch.Tensor:
+    z = noise_field(tuple(x.shape), ids, seed, epoch, x.device).to(x.dtype)
+    return (x + std.view(-1, 1, 1, 1) * z).clamp(0.0, 1.0)
+
+
+def _check_crop(bx, by, bw, bh) -> None:
+    if bool(((bw <= 0) | (bh <= 0) | (bx < 0) | (by < 0) | (bx + bw > 1 + 1e-6) | (by + bh > 1 + 1e-6)).any()):
+        raise ValueError("crop box must lie inside the image with positive width and height (fractions in [0, 1])")
+
+
+def _check_range(name: str, t: torch.Tensor, low: float, high: float | None = None) -> None:
+    bad = (t < low) | (t > high) if high is not None else (t < low)
+    if bool(bad.any()):
+        rng = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"parameter {name!r} must be {rng}; got {float(t[bad][0])}")
+
+
+def _ids(sample_ids: Any, n: int) -> torch.Tensor:
+    from dpa.generate import _torch_ids
+
+    if isinstance(sample_ids, int):
+        sample_ids = [sample_ids]
+    ids = _torch_ids(sample_ids, torch.device("cpu"))
+    if ids.shape[0] != n:
+        raise ValueError(f"sample_ids must have one id per image ({n}); got {ids.shape[0]}")
+    return ids
+
+
+# --------------------------------------------------------------------------- public single ops
+
+
+def hflip(images: torch.Tensor, flag: Any) -> torch.Tensor:
+    """Mirror left-right the images whose ``flag`` is true."""
+    b = _Batch(images)
+    return b.finish(b.x.flip(-1), b.param(flag, "hflip") != 0)
+
+
+def vflip(images: torch.Tensor, flag: Any) -> torch.Tensor:
+    """Mirror top-bottom the images whose ``flag`` is true."""
+    b = _Batch(images)
+    return b.finish(b.x.flip(-2), b.param(flag, "vflip") != 0)
+
+
+def affine(
+    images: torch.Tensor, rotation: Any = 0.0, scale: Any = 1.0, translate_x: Any = 0.0, translate_y: Any = 0.0, shear: Any = 0.0
+) -> torch.Tensor:
+    """Rotate (degrees, counter-clockwise), scale, translate (fractions of width/height), shear (degrees, along x).
+
+    About the image centre; bilinear, zeros outside.
+    """
+    b = _Batch(images)
+    p = [b.param(v, n) for v, n in ((rotation, "rotation"), (scale, "scale"), (translate_x, "translate_x"),
+                                     (translate_y, "translate_y"), (shear, "shear"))]
+    _check_range("scale", p[1], 1e-6)
+    changed = (p[0] != 0) | (p[1] != 1) | (p[2] != 0) | (p[3] != 0) | (p[4] != 0)
+    return b.finish(_affine_f(b.x, *p), changed)
+
+
+def resized_crop(images: torch.Tensor, x: Any, y: Any, w: Any, h: Any) -> torch.Tensor:
+    """Crop the box ``(x, y, w, h)`` (fractions of width and height) and resize it to the input size (bilinear)."""
+    b = _Batch(images)
+    box = [b.param(v, n) for v, n in ((x, "crop_x"), (y, "crop_y"), (w, "crop_w"), (h, "crop_h"))]
+    _check_crop(*box)
+    changed = (box[0] != 0) | (box[1] != 0) | (box[2] != 1) | (box[3] != 1)
+    return b.finish(_crop_f(b.x, *box), changed)
+
+
+def adjust_brightness(images: torch.Tensor, factor: Any) -> torch.Tensor:
+    """``clamp(factor * x, 0, 1)`` (torchvision's definition)."""
+    b = _Batch(images)
+    f = b.param(factor, "brightness")
+    return b.finish(_brightness_f(b.x, f), f != 1)
+
+
+def adjust_contrast(images: torch.Tensor, factor: Any) -> torch.Tensor:
+    """Blend with each image's mean grey level: ``clamp(f * x + (1 - f) * mean(gray(x)), 0, 1)``."""
+    b = _Batch(images)
+    f = b.param(factor, "contrast")
+    return b.finish(_contrast_f(b.x, f), f != 1)
+
+
+def adjust_saturation(images: torch.Tensor, factor: Any) -> torch.Tensor:
+    """Blend with the grey image: ``clamp(f * x + (1 - f) * gray(x), 0, 1)``."""
+    b = _Batch(images)
+    f = b.param(factor, "saturation")
+    return b.finish(_saturation_f(b.x, f), f != 1)
+
+
+def adjust_hue(images: torch.Tensor, factor: Any) -> torch.Tensor:
+    """Rotate the hue by ``factor`` turns of the colour circle (``factor`` in [-0.5, 0.5]); RGB images."""
+    b = _Batch(images)
+    f = b.param(factor, "hue")
+    _check_range("hue", f, -0.5, 0.5)
+    return b.finish(_hue_f(b.x, f), f != 0)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: Any, max_kernel: int = 31) -> torch.Tensor:
+    """Separable Gaussian blur, per-image ``sigma`` in pixels; kernel ``2 * ceil(3 sigma) + 1`` up to ``max_kernel``.
+
+    Borders are reflected; ``sigma == 0`` leaves an image unchanged.
+    """
+    b = _Batch(images)
+    s = b.param(sigma, "blur_sigma")
+    _check_range("blur_sigma", s, 0.0)
+    return b.finish(_on(b.x, s > 0, lambda x, r: _blur_f(x, s[r], max_kernel)), s > 0)
+
+
+def gaussian_noise(images: torch.Tensor, std: Any, sample_ids: Any, seed: int = 0, epoch: int = 0) -> torch.Tensor:
+    """Add ``std * noise_field(...)``, clamped to [0, 1]; ``std == 0`` leaves an image unchanged."""
+    b = _Batch(images)
+    s = b.param(std, "noise_std")
+    _check_range("noise_std", s, 0.0)
+    ids = _ids(sample_ids, b.n)
+    return b.finish(_on(b.x, s > 0, lambda x, r: _noise_f(x, s[r], ids[r.cpu()], seed, epoch)), s > 0)
+
+
+def erase(images: torch.Tensor, x: Any, y: Any, w: Any, h: Any, value: float = 0.0) -> torch.Tensor:
+    """Fill the box ``(x, y, w, h)`` (fractions) with ``value``; an empty box (w or h 0) changes nothing."""
+    b = _Batch(images)
+    box = [b.param(v, n) for v, n in ((x, "erasing_x"), (y, "erasing_y"), (w, "erasing_w"), (h, "erasing_h"))]
+    return b.finish(_erase_f(b.x, *box, value=value), (box[2] > 0) & (box[3] > 0))
+
+
+def _on(x: torch.Tensor, mask: torch.Tensor, fn: Any) -> torch.Tensor:
+    """``x`` with ``fn(x[rows], rows)`` written into the rows where ``mask`` holds (the others untouched)."""
+    rows = torch.nonzero(mask).flatten()
+    if rows.numel() == 0:
+        return x
+    out = x.clone()
+    out[rows] = fn(x[rows], rows).to(x.dtype)
+    return out
+
+
+# --------------------------------------------------------------------------- all together
+
+
+def apply_params(
+    images: torch.Tensor, params: Mapping[str, Any], sample_ids: Any = None, seed: int = 0, epoch: int = 0
+) -> torch.Tensor:
+    """Apply a preset's parameters to images in the documented order (see the module docstring).
+
+    The images are converted to float once; each op runs only on the images
+    whose parameter is not its identity, so an image whose parameters are
+    all identities comes back bit for bit.
+
+    Args:
+        images: ``(C, H, W)`` or ``(B, C, H, W)``, float in [0, 1] or uint8.
+        params: ``{output name: value}`` for one image, or ``{name: (B,) values}``.
+        sample_ids: the images' ids, needed when ``noise_std`` is applied.
+        seed, epoch: of the noise field (use the params' own).
+
+    Raises:
+        ValueError: params missing a key an op needs (``crop_x`` without
+            ``crop_w``, ``noise_std`` without ``sample_ids``), a batch length
+            mismatch, or out-of-range values.
+    """
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping of output name -> value(s); got {type(params).__name__}")
+    b = _Batch(images)
+
+    def have(*names: str) -> bool:
+        present = [n in params for n in names]
+        if any(present) and not all(present):
+            raise ValueError(
+                f"params have {[n for n, p in zip(names, present) if p]} but miss {[n for n, p in zip(names, present) if not p]}"
+            )
+        return all(present)
+
+    def p(name: str, default: float | None = None) -> torch.Tensor:
+        return b.param(params[name] if name in params else default, name)
+
+    x = b.x.clone() if b.x is b.original else b.x  # our own working copy, updated in place
+    changed = torch.zeros(b.n, dtype=torch.bool, device=x.device)
+
+    def step(mask: torch.Tensor, fn: Any) -> None:
+        nonlocal changed
+        rows = torch.nonzero(mask).flatten()
+        if rows.numel():
+            x[rows] = fn(x[rows], rows).to(x.dtype)
+            changed = changed | mask
+
+    if have("crop_x", "crop_y", "crop_w", "crop_h"):
+        box = [p(n) for n in ("crop_x", "crop_y", "crop_w", "crop_h")]
+        _check_crop(*box)
+        step((box[0] != 0) | (box[1] != 0) | (box[2] != 1) | (box[3] != 1), lambda v, r: _crop_f(v, *(t[r] for t in box)))
+    for name, dim in (("hflip", -1), ("vflip", -2)):
+        if name in params:
+            step(p(name) != 0, lambda v, r, dim=dim: v.flip(dim))
+    if any(k in params for k in ("rotation", "scale", "translate_x", "translate_y", "shear")):
+        aff = [p("rotation", 0.0), p("scale", 1.0), p("translate_x", 0.0), p("translate_y", 0.0), p("shear", 0.0)]
+        _check_range("scale", aff[1], 1e-6)
+        mask = (aff[0] != 0) | (aff[1] != 1) | (aff[2] != 0) | (aff[3] != 0) | (aff[4] != 0)
+        step(mask, lambda v, r: _affine_f(v, *(t[r] for t in aff)))
+    colour = {op: p(op) for op in COLOR_OPS if op in params}
+    if "hue" in colour:
+        _check_range("hue", colour["hue"], -0.5, 0.5)
+    order_keys = [f"color_order_{i}" for i in range(len(COLOR_OPS))]
+    if colour:
+        if all(k in params for k in order_keys):
+            orders = torch.stack([p(k).long() for k in order_keys], dim=1)
+        else:
+            orders = torch.arange(len(COLOR_OPS), device=x.device).expand(b.n, -1)
+        for pos in range(len(COLOR_OPS)):
+            for k, op in enumerate(COLOR_OPS):
+                if op in colour:
+                    f = colour[op]
+                    neutral = 0.0 if op == "hue" else 1.0
+                    step((orders[:, pos] == k) & (f != neutral), lambda v, r, fn=_COLOR_FNS[op], f=f: fn(v, f[r]))
+    if "blur_sigma" in params:
+        s = p("blur_sigma")
+        _check_range("blur_sigma", s, 0.0)
+        step(s > 0, lambda v, r: _blur_f(v, s[r]))
+    if "noise_std" in params:
+        s = p("noise_std")
+        _check_range("noise_std", s, 0.0)
+        if bool((s > 0).any()):
+            if sample_ids is None:
+                raise ValueError("params have 'noise_std' but apply_params got no sample_ids for the noise field")
+            ids = _ids(sample_ids, b.n)
+            step(s > 0, lambda v, r: _noise_f(v, s[r], ids[r.cpu()], seed, epoch))
+    if have("erasing_x", "erasing_y", "erasing_w", "erasing_h"):
+        box = [p(n) for n in ("erasing_x", "erasing_y", "erasing_w", "erasing_h")]
+        step((box[2] > 0) & (box[3] > 0), lambda v, r: _erase_f(v, *(t[r] for t in box)))
+    return b.finish(x, changed)
+
+
+_COLOR_FNS = {"brightness": _brightness_f, "contrast": _contrast_f, "saturation": _saturation_f, "hue": _hue_f}
