@@ -26,3 +26,19 @@ def test_quickstart_example_runs() -> None:
     import runpy
 
     runpy.run_path(str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"), run_name="__main__")
+
+
+def test_digits_example_runs(tmp_path) -> None:
+    """examples/train_digits.py end to end (one epoch, real worker processes); needs the `examples` extra."""
+    import pathlib
+    import subprocess
+    import sys
+
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    script = pathlib.Path(__file__).resolve().parents[2] / "examples" / "train_digits.py"
+    out = tmp_path / "grid.png"
+    r = subprocess.run([sys.executable, str(script), "--epochs", "1", "--workers", "2", "--out", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "test accuracy" in r.stdout and out.stat().st_size > 1000
