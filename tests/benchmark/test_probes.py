@@ -128,3 +128,14 @@ def test_cli_bench_json_names_each_peer() -> None:
 def test_cli_bench_refuses_a_device_without_torch_backend() -> None:
     r = subprocess.run([sys.executable, "-m", "dpa.cli", "bench", "--device", "cuda"], capture_output=True, text=True)
     assert r.returncode == 2 and "needs --backend torch" in r.stderr
+
+
+def test_cli_bench_plot(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "bench.png"
+    r = subprocess.run(
+        [sys.executable, "-m", "dpa.cli", "bench", "--quick", "--preset", "mild", "--processes", "2", "--plot", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert out.stat().st_size > 1000 and "plot written" in r.stdout

@@ -140,3 +140,31 @@ def test_iterable_dataset_splits_workers_and_ranks_exactly(workers: int) -> None
                 seen.append(sid)
                 assert params["rotation"][k].item() == reference()[sid]["rotation"]
     assert sorted(seen) == list(range(N))
+
+
+def test_identical_augmented_tensors_for_any_workers() -> None:
+    from dpa.apply import apply_params
+
+    class Images(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return 24
+
+        def __getitem__(self, i: int):
+            g = torch.Generator().manual_seed(i)
+            return torch.rand(3, 16, 16, generator=g), i
+
+    def augment(item, params):
+        image, index = item
+        return apply_params(image, params, sample_ids=index, seed=7), index
+
+    ds = AugmentedDataset(Images(), dpa.get_preset("aggressive"), seed=7, transform=augment)
+    results = []
+    for workers, batch in ((0, 1), (2, 5), (3, 8)):
+        got = {}
+        for images, idx in DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
+                                      generator=torch.Generator().manual_seed(workers)):
+            for k, i in enumerate(idx.tolist()):
+                got[i] = images[k]
+        results.append(got)
+    for other in results[1:]:
+        assert all(torch.equal(results[0][i], other[i]) for i in range(24))
