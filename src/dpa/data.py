@@ -101,6 +101,7 @@ class AugmentedDataset(Dataset):
         self._cache: OrderedDict[int, list[dict[str, Any]]] = OrderedDict()
         self._served = 0
         self._computed = 0
+        self._last_chunk = -1
 
     def __len__(self) -> int:
         return len(self.base)
@@ -155,6 +156,7 @@ class AugmentedDataset(Dataset):
     def _chunk(self, c: int) -> list[dict[str, Any]]:
         rows = self._cache.get(c)
         if rows is None:
+            self._last_chunk = -1
             lo = c * self.chunk_size
             hi = min(lo + self.chunk_size, len(self.base))
             ids = [self.sample_id(i) for i in range(lo, hi)] if self.key is not None else range(lo, hi)
@@ -169,15 +171,22 @@ class AugmentedDataset(Dataset):
 
     def params(self, index: int) -> dict[str, Any]:
         """The params of ``index`` in the current epoch (plain Python values)."""
-        self._sync_epoch()
-        i = self._index(index)
+        if self.epoch != self.plan.epoch:
+            self._sync_epoch()
+        i = index if type(index) is int and 0 <= index < len(self.base) else self._index(index)
         self._served += 1
         c = i // self.chunk_size
-        if c not in self._cache and self._computed > 8 * self._served + 8 * self.chunk_size:
-            # Chunks are being computed for a few items each (shuffled access
-            # to more samples than the cache holds): one sample costs less.
-            return self.plan.scalar(self.sample_id(i))
-        return self._chunk(c)[i - c * self.chunk_size]
+        rows = self._cache.get(c)
+        if rows is None:
+            if self._computed > 8 * self._served + 8 * self.chunk_size:
+                # Chunks are being computed for a few items each (shuffled access
+                # to more samples than the cache holds): one sample costs less.
+                return self.plan.scalar(self.sample_id(i))
+            rows = self._chunk(c)
+        elif c != self._last_chunk:
+            self._cache.move_to_end(c)
+        self._last_chunk = c
+        return rows[i - c * self.chunk_size]
 
     def _item(self, i: int, params: dict[str, Any]) -> Any:
         item = self.base[i]
