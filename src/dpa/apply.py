@@ -360,33 +360,32 @@ def resized_crop(images: torch.Tensor, x: Any, y: Any, w: Any, h: Any) -> torch.
     return b.finish(_crop_f(b.x, *box), changed)
 
 
+def _factor_op(images: torch.Tensor, factor: Any, name: str, kernel: Any, neutral: float) -> torch.Tensor:
+    b = _Batch(images)
+    f = b.param(factor, name)
+    if name == "hue":
+        _check_range("hue", f, -0.5, 0.5)
+    return b.finish(kernel(b.x, f), f != neutral)
+
+
 def adjust_brightness(images: torch.Tensor, factor: Any) -> torch.Tensor:
     """``clamp(factor * x, 0, 1)`` (torchvision's definition)."""
-    b = _Batch(images)
-    f = b.param(factor, "brightness")
-    return b.finish(_brightness_f(b.x, f), f != 1)
+    return _factor_op(images, factor, "brightness", _brightness_f, 1.0)
 
 
 def adjust_contrast(images: torch.Tensor, factor: Any) -> torch.Tensor:
     """Blend with each image's mean grey level: ``clamp(f * x + (1 - f) * mean(gray(x)), 0, 1)``."""
-    b = _Batch(images)
-    f = b.param(factor, "contrast")
-    return b.finish(_contrast_f(b.x, f), f != 1)
+    return _factor_op(images, factor, "contrast", _contrast_f, 1.0)
 
 
 def adjust_saturation(images: torch.Tensor, factor: Any) -> torch.Tensor:
     """Blend with the grey image: ``clamp(f * x + (1 - f) * gray(x), 0, 1)``."""
-    b = _Batch(images)
-    f = b.param(factor, "saturation")
-    return b.finish(_saturation_f(b.x, f), f != 1)
+    return _factor_op(images, factor, "saturation", _saturation_f, 1.0)
 
 
 def adjust_hue(images: torch.Tensor, factor: Any) -> torch.Tensor:
     """Rotate the hue by ``factor`` turns of the colour circle (``factor`` in [-0.5, 0.5]); RGB images."""
-    b = _Batch(images)
-    f = b.param(factor, "hue")
-    _check_range("hue", f, -0.5, 0.5)
-    return b.finish(_hue_f(b.x, f), f != 0)
+    return _factor_op(images, factor, "hue", _hue_f, 0.0)
 
 
 def gaussian_blur(images: torch.Tensor, sigma: Any, max_kernel: int = 31) -> torch.Tensor:
