@@ -154,9 +154,15 @@ def write_params(
                 partial / f"{o.name}.npy", mode="w+", dtype=_DTYPES[o.dtype], shape=(num_samples,)
             ).flush()
         _atomic_write_json(partial / PROGRESS, {"done": 0})
-    maps = {
-        o.name: np.lib.format.open_memmap(partial / f"{o.name}.npy", mode="r+") for o in config.outputs
-    }
+    # Each chunk goes through a memory map of just its window of each file,
+    # unmapped after the flush: the process never keeps more than one chunk of
+    # any file mapped, so its RSS stays flat however many samples are written.
+    offsets = {}
+    for o in config.outputs:
+        with open(partial / f"{o.name}.npy", "rb") as fh:
+            np.lib.format.read_magic(fh)
+            np.lib.format.read_array_header_1_0(fh)
+            offsets[o.name] = (fh.tell(), np.dtype(_DTYPES[o.dtype]))
     if progress is not None:
         progress(done)
     for lo in range(done, num_samples, chunk_size):
@@ -164,13 +170,15 @@ def write_params(
         ids = np.arange(hi - lo, dtype=np.uint64) + np.uint64(start + lo)
         batch = gen_augmentation_batch(ids, config, seed=seed, epoch=epoch)
         for name, arr in batch.items():
-            maps[name][lo:hi] = arr
-        for m in maps.values():
-            m.flush()
+            header, dtype = offsets[name]
+            window = np.memmap(partial / f"{name}.npy", dtype=dtype, mode="r+", offset=header + lo * dtype.itemsize,
+                               shape=(hi - lo,))
+            window[:] = arr
+            window.flush()
+            del window
         _atomic_write_json(partial / PROGRESS, {"done": hi})
         if progress is not None:
             progress(hi)
-    del maps
     meta["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     _atomic_write_json(partial / METADATA, meta)
     (partial / METADATA.replace(".json", ".pending.json")).unlink()

@@ -178,3 +178,26 @@ def test_ranges(capsys) -> None:
     assert r.returncode == 2 and "--world-size must be >= 1; got 0" in r.stderr
     r = run_cli("ranges", "-n", "10", "-w", "2", "--pad", "--drop-last")
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
+
+
+def test_generate_memory_stays_flat(tmp_path) -> None:
+    """`dpa generate` of 4M samples in chunks of 100k: the process's RSS (psutil, sampled) stays within a few chunks."""
+    import psutil
+
+    out = tmp_path / "p"
+    proc = subprocess.Popen([sys.executable, "-m", "dpa.cli", "generate", "--preset", "moderate", "-n", "4000000",
+                             "--chunk-size", "100000", "--out", str(out), "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ps = psutil.Process(proc.pid)
+    readings = []
+    while proc.poll() is None:
+        try:
+            readings.append(ps.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.01)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert len(readings) > 5
+    # 4M samples x 193 bytes = 772 MB of output; the process must hold far less.
+    assert max(readings) - readings[len(readings) // 4] < 120 * 2**20, [r >> 20 for r in readings[::10]]
+    assert main(["verify", str(out), "--no-progress"]) == 0
