@@ -118,12 +118,12 @@ class _Plan:
         """
         self._uniform, self._bernoulli, self._gated_uniform, self._generic = [], [], [], []
         for e in self.entries:
-            spec, cb0 = e.spec, e.counter_bytes[0]
-            if type(spec) is UniformSpec and e.gate is None:
+            spec, cb0, group = e.spec, e.counter_bytes[0], _group(e.spec)
+            if group == 0:
                 self._uniform.append((e.names[0], cb0, e.key, spec.low, spec._scale))
-            elif type(spec) is UniformSpec:
+            elif group == 1:
                 self._gated_uniform.append((e.names[0], cb0, e.key, spec.low, spec._scale, e.gate[1], e.identities[0]))
-            elif type(spec) is BernoulliSpec:
+            elif group == 2:
                 self._bernoulli.append((e.names[0], cb0, e.key, gate_threshold(spec.p)))
             else:
                 self._generic.append(e)
