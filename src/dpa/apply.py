@@ -360,11 +360,13 @@ def resized_crop(images: torch.Tensor, x: Any, y: Any, w: Any, h: Any) -> torch.
     return b.finish(_crop_f(b.x, *box), changed)
 
 
-def _factor_op(images: torch.Tensor, factor: Any, name: str, kernel: Any, neutral: float) -> torch.Tensor:
+def _factor_op(
+    images: torch.Tensor, factor: Any, name: str, kernel: Any, neutral: float, bounds: tuple[float, float] | None = None
+) -> torch.Tensor:
     b = _Batch(images)
     f = b.param(factor, name)
-    if name == "hue":
-        _check_range("hue", f, -0.5, 0.5)
+    if bounds is not None:
+        _check_range(name, f, *bounds)
     return b.finish(kernel(b.x, f), f != neutral)
 
 
@@ -385,7 +387,7 @@ def adjust_saturation(images: torch.Tensor, factor: Any) -> torch.Tensor:
 
 def adjust_hue(images: torch.Tensor, factor: Any) -> torch.Tensor:
     """Rotate the hue by ``factor`` turns of the colour circle (``factor`` in [-0.5, 0.5]); RGB images."""
-    return _factor_op(images, factor, "hue", _hue_f, 0.0)
+    return _factor_op(images, factor, "hue", _hue_f, 0.0, bounds=(-0.5, 0.5))
 
 
 def gaussian_blur(images: torch.Tensor, sigma: Any, max_kernel: int = 31) -> torch.Tensor:

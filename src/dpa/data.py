@@ -26,14 +26,9 @@ from dpa.distributed.env import resolve_rank
 from dpa.distributed.splitter import DistributedRangeSplitter
 from dpa.generate import _plan
 from dpa.keys import check_epoch, sample_id_from_key
-from dpa.stream import ParamBatch
+from dpa.stream import ParamBatch, param_rows
 
 __all__ = ["AugmentedDataset", "AugmentedIterableDataset"]
-
-
-def _rows(batch: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    names = list(batch)
-    return [dict(zip(names, row)) for row in zip(*(batch[n].tolist() for n in names))]
 
 
 class AugmentedDataset(Dataset):
@@ -160,7 +155,7 @@ class AugmentedDataset(Dataset):
             lo = c * self.chunk_size
             hi = min(lo + self.chunk_size, len(self.base))
             ids = [self.sample_id(i) for i in range(lo, hi)] if self.key is not None else range(lo, hi)
-            rows = _rows(self.plan.numpy(np.asarray(ids, dtype=np.uint64)))
+            rows = param_rows(self.plan.numpy(np.asarray(ids, dtype=np.uint64)))
             self._cache[c] = rows
             self._computed += hi - lo
             if len(self._cache) > self._max_chunks:
@@ -201,7 +196,7 @@ class AugmentedDataset(Dataset):
         self._sync_epoch()
         idx = [self._index(i) for i in indices]
         ids = np.array([self.sample_id(i) for i in idx], dtype=np.uint64)
-        params = _rows(self.plan.numpy(ids))
+        params = param_rows(self.plan.numpy(ids))
         return [self._item(i, p) for i, p in zip(idx, params)]
 
 

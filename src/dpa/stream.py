@@ -20,7 +20,7 @@ import numpy as np
 from dpa.generate import _plan
 from dpa.keys import MAX_SAMPLE_ID
 
-__all__ = ["ParamBatch", "stream_augmentation_chunks", "stream_augmentation_chain", "check_stream_args"]
+__all__ = ["ParamBatch", "param_rows", "stream_augmentation_chunks", "stream_augmentation_chain", "check_stream_args"]
 
 _ID_END = MAX_SAMPLE_ID + 1  # one past the last valid id
 
@@ -48,9 +48,7 @@ class ParamBatch:
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """One dict of plain Python values per sample (what ``gen_augmentation_params`` returns)."""
-        names = list(self.params)
-        columns = [_as_list(self.params[n]) for n in names]
-        return [dict(zip(names, row)) for row in zip(*columns)]
+        return param_rows(self.params)
 
     def to_torch(self, device: Any = None) -> dict[str, Any]:
         """``{output name: tensor}`` on ``device`` (float64, int64 and bool tensors, values unchanged)."""
@@ -71,8 +69,10 @@ class ParamBatch:
         )
 
 
-def _as_list(arr: Any) -> list:
-    return arr.tolist()
+def param_rows(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """A structure of arrays ``{name: array}`` as one dict of plain Python values per sample."""
+    names = list(params)
+    return [dict(zip(names, row)) for row in zip(*(params[n].tolist() for n in names))]
 
 
 def check_stream_args(num_samples: Any, chunk_size: Any, start: Any) -> tuple[int | float, int, int]:
