@@ -23,3 +23,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="PyTorch is not installed")
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test once on the compiled C kernel and once on the numpy kernels.
+
+    Both must give the same bits; tests that pin exact values take this
+    fixture so that neither implementation can drift. The compiled run is
+    skipped where dpa was installed without a C compiler.
+    """
+    from dpa import generate, prng
+
+    if request.param == "compiled" and prng.compiled_kernel() is None:
+        pytest.skip("dpa._ckernel is not built here (no C compiler at install time, or DPA_DISABLE_CKERNEL)")
+    if request.param == "numpy":
+        monkeypatch.setattr(prng, "_ckernel", None)
+    generate._cached_plan.cache_clear()
+    yield request.param
+    generate._cached_plan.cache_clear()

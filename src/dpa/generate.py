@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import xxhash
 
-from dpa import _ops
+from dpa import _cplan, _ops
 from dpa._draws import NumpyDraws, scalar_draw
 from dpa.config import AugmentationConfig
 from dpa.keys import check_epoch, check_sample_id, check_seed, counter_word, stream_key
@@ -58,9 +58,14 @@ class _Entry:
 
 
 class _Plan:
-    """Everything about (config, seed, epoch) that does not depend on the sample id."""
+    """Everything about (config, seed, epoch) that does not depend on the sample id.
 
-    def __init__(self, config: AugmentationConfig, seed: int, epoch: int) -> None:
+    With ``compiled`` (the default) and the C kernel available, the scalar and
+    numpy paths run the fused C program; otherwise the Python and numpy code
+    below, which gives the same bits.
+    """
+
+    def __init__(self, config: AugmentationConfig, seed: int, epoch: int, compiled: bool = True) -> None:
         self.config, self.seed, self.epoch = config, seed, epoch
         self.entries: list[_Entry] = []
         row = 0
@@ -86,6 +91,12 @@ class _Plan:
         self.dtypes = {o.name: o.dtype for o in config.outputs}
         self._split_scalar_entries()
         self._layout_numpy()
+        self._program = _cplan.compile_program(self.entries, self.row_c, self.row_k2, config.outputs) if compiled else None
+
+    @property
+    def compiled(self) -> bool:
+        """True when this plan runs on the C kernel."""
+        return self._program is not None
 
     def _layout_numpy(self) -> None:
         """Column constants of the grouped numpy mapping, and each output's place in one buffer."""
@@ -130,6 +141,8 @@ class _Plan:
 
     # -- scalar --------------------------------------------------------------
     def scalar(self, sample_id: int) -> dict[str, Any]:
+        if self._program is not None:
+            return self._program.one(sample_id)
         idb = sample_id.to_bytes(8, "little")
         digest = xxhash.xxh64_intdigest
         out: dict[str, Any] = dict.fromkeys(self.output_names)  # config order
@@ -154,6 +167,9 @@ class _Plan:
     def numpy(self, ids: np.ndarray) -> dict[str, np.ndarray]:
         n = ids.shape[0]
         outs, blocks = self._output_arrays(n)
+        if self._program is not None:
+            self._program.fill(np.ascontiguousarray(ids), tuple(outs.values()))
+            return outs
         block = max(256, _BLOCK_ELEMENTS // self.n_rows)
         m = min(block, n)
         if m == 0:

@@ -11,18 +11,23 @@ element-wise, bit for bit, for Python integers, numpy ``uint64`` arrays and
 torch ``int64`` tensors (CPU or CUDA; the tensor holds the same 64 bits, read
 as two's complement).
 
-The numpy path works in place over cache-sized blocks, so it allocates only
-its output and two block-sized temporaries whatever the input size.
+Arrays go through the compiled kernel (``dpa._ckernel``, built from C at
+install time) when it is there; otherwise through numpy, in place over
+cache-sized blocks, so that path allocates only its output and two
+block-sized temporaries whatever the input size. Both give the same bits.
+``DPA_DISABLE_CKERNEL=1`` in the environment turns the compiled kernel off.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import xxhash
 
 __all__ = [
+    "compiled_kernel",
     "PRIME64_1",
     "PRIME64_2",
     "PRIME64_3",
@@ -49,6 +54,24 @@ PRIME64_5 = 0x27D4EB2F165667C5
 BLOCK = 32768
 
 _xxh64_intdigest = xxhash.xxh64_intdigest
+
+try:
+    if os.environ.get("DPA_DISABLE_CKERNEL", "") not in ("", "0"):
+        raise ImportError("disabled by DPA_DISABLE_CKERNEL")
+    from dpa import _ckernel
+except ImportError:  # built without a C compiler, or disabled: numpy serves
+    _ckernel = None
+
+
+def compiled_kernel() -> Any:
+    """The compiled kernel module (``dpa._ckernel``), or None when dpa runs on numpy alone.
+
+    It is built from C when dpa is installed, if a compiler is available, and
+    is skipped when ``DPA_DISABLE_CKERNEL=1``. Results are identical either
+    way; only the speed differs.
+    """
+    return _ckernel
+
 _U64 = np.uint64
 # numpy scalars made once: building them costs as much as a small ufunc call.
 _P1, _P2, _P3, _P4 = _U64(PRIME64_1), _U64(PRIME64_2), _U64(PRIME64_3), _U64(PRIME64_4)
@@ -169,6 +192,11 @@ def _xxh64_pair_numpy(a, b, seed, out=None) -> np.ndarray:
             f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}"
         )
     flat = out.reshape(-1)
+    if _ckernel is not None and all(np.ndim(x) == 0 or np.shape(x) == shape for x in (a, b, seed)):
+        # Scalars travel as one-element arrays, which the kernel repeats.
+        args = [np.ascontiguousarray(x).reshape(-1) for x in (a, b, seed)]
+        _ckernel.xxh64_pair(*args, flat)
+        return out
     a_f = np.broadcast_to(a, shape).reshape(-1) if np.ndim(a) else a
     b_f = np.broadcast_to(b, shape).reshape(-1) if np.ndim(b) else b
     s_f = np.broadcast_to(seed, shape).reshape(-1) if np.ndim(seed) else seed

@@ -32,7 +32,7 @@ def assert_batch_equals_scalar(batch: dict, ids: np.ndarray, cfg, seed: int, epo
 
 @pytest.mark.parametrize("preset", PRESETS)
 @pytest.mark.parametrize("seed, epoch", [(0, 0), (2**64 - 1, 2**32 - 1), (12345, 7)])
-def test_scalar_equals_batch(preset: str, seed: int, epoch: int) -> None:
+def test_scalar_equals_batch(preset: str, seed: int, epoch: int, kernel: str) -> None:
     cfg = dpa.get_preset(preset)
     ids = ids_under_test()
     batch = dpa.gen_augmentation_batch(ids, cfg, seed=seed, epoch=epoch)
@@ -41,7 +41,7 @@ def test_scalar_equals_batch(preset: str, seed: int, epoch: int) -> None:
 
 @pytest.mark.parametrize("preset", PRESETS)
 @pytest.mark.parametrize("chunk", [1, 7, 256, 4099])
-def test_any_chunking_gives_the_same_arrays(preset: str, chunk: int) -> None:
+def test_any_chunking_gives_the_same_arrays(preset: str, chunk: int, kernel: str) -> None:
     cfg = dpa.get_preset(preset)
     ids = np.concatenate([ids_under_test(), np.arange(10_000, 19_000, dtype=np.uint64)])
     whole = dpa.gen_augmentation_batch(ids, cfg, seed=3, epoch=1)

@@ -34,7 +34,7 @@ def test_int_path_matches_oracle(a: int, b: int, s: int) -> None:
     assert prng.xxh64_pair(a, b, s) == oracle(a, b, s)
 
 
-def test_numpy_matches_oracle_on_edges_and_random() -> None:
+def test_numpy_matches_oracle_on_edges_and_random(kernel: str) -> None:
     triples = edge_triples()
     rng = np.random.default_rng(12345)
     rand = rng.integers(0, 2**64, size=(3, 5000), dtype=np.uint64, endpoint=False)
@@ -48,7 +48,7 @@ def test_numpy_matches_oracle_on_edges_and_random() -> None:
     assert [int(x) for x in got] == expected
 
 
-def test_numpy_broadcasts_scalars_and_spans_blocks() -> None:
+def test_numpy_broadcasts_scalars_and_spans_blocks(kernel: str) -> None:
     # More elements than one block, so block boundaries are crossed.
     n = prng.BLOCK * 2 + 17
     a = np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
@@ -112,7 +112,7 @@ def test_torch_rejects_other_dtypes() -> None:
         prng.xxh64_pair(torch.zeros(3, dtype=torch.int32), 0, 0)
 
 
-def test_out_parameter() -> None:
+def test_out_parameter(kernel: str) -> None:
     a = np.arange(1000, dtype=np.uint64)
     out = np.empty(1000, dtype=np.uint64)
     got = prng.xxh64_pair(a, 3, 4, out=out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import pathlib
 
+import numpy as np
 import pytest
 import xxhash
 
@@ -23,17 +24,19 @@ def load(name: str) -> dict:
     return json.loads((VECTORS / name).read_text())
 
 
-def test_kernel_vectors() -> None:
+def test_kernel_vectors(kernel: str) -> None:
     rows = load("xxh64_pair.json")["rows"]
     assert len(rows) >= 50
     for a, b, seed, digest in rows:
         a, b, seed, digest = int(a), int(b), int(seed), int(digest)
         assert xxh64_pair(a, b, seed) == digest
         assert xxhash.xxh64_intdigest(a.to_bytes(8, "little") + b.to_bytes(8, "little"), seed) == digest
+    arrays = [np.array([int(r[k]) for r in rows], dtype=np.uint64) for k in range(4)]
+    np.testing.assert_array_equal(xxh64_pair(*arrays[:3]), arrays[3])
 
 
 @pytest.mark.parametrize("preset", dpa.preset_names())
-def test_preset_vectors(preset: str) -> None:
+def test_preset_vectors(preset: str, kernel: str) -> None:
     data = load(f"preset_{preset}.json")
     assert data["stream_version"] == dpa.STREAM_VERSION, "vectors are for another stream version"
     cfg = dpa.get_preset(preset)

@@ -1,0 +1,863 @@
+/*
+ * dpa._ckernel: the optional compiled kernel.
+ *
+ * The same computation as dpa.prng + dpa.specs + dpa.composite (docs/SPEC.md),
+ * fused: one pass over a block of sample ids hashes every stream word the
+ * config needs and maps the words to values, instead of one numpy pass per
+ * arithmetic step. It must give exactly the bits of the pure-Python/numpy
+ * paths (tests/dpa/test_ckernel.py compares them, and the golden vectors pin
+ * both). Hence:
+ *   - every floating-point operation is written in the order SPEC.md gives,
+ *     and the module is compiled with -ffp-contract=off (no fused multiply-add);
+ *   - exp, log and the normal quantile are dpa's own (SPEC.md section 4), not
+ *     libm's; frexp, ldexp, floor and sqrt are exact or correctly rounded;
+ *   - constants are C99 hexadecimal literals, so they are the very doubles the
+ *     Python modules hold.
+ *
+ * Arrays cross the boundary through the buffer protocol, so building needs
+ * only Python's headers (not numpy's). The GIL is released while filling.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runtime-dispatched SIMD versions of the hot loops where the toolchain can
+ * build them (GCC on x86-64 Linux: ifunc). Integer code gains most (AVX-512's
+ * 64-bit multiply); float code computes the same IEEE results at any width
+ * because contraction is off. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && __GNUC__ >= 8
+#define DPA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DPA_CLONES
+#endif
+
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
+
+#define BLOCK 256     /* ids per block: rows x BLOCK words stay in L1/L2 */
+#define MAX_OUT 12    /* outputs of one spec (a permutation of up to 12) */
+#define TWO_M32 0x1.0000000000000p-32
+
+/* ------------------------------------------------------------------ hashing */
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+/* XXH64's round(0, lane). */
+static inline uint64_t xxh_round(uint64_t lane) { return rotl64(lane * P2, 31) * P1; }
+
+/* XXH64 of le64(a) || le64(b) with a seed, split into what depends on a only
+ * (ra = rotl(round(a), 27)), on the seed only (c = rotl(seed + P5 + 16, 27))
+ * and on b only (k2 = round(b)); rotl distributes over xor. */
+static inline uint64_t xxh_finish(uint64_t ra, uint64_t c, uint64_t k2)
+{
+    uint64_t h = (ra ^ c) * P1 + P4;
+    h ^= k2;
+    h = rotl64(h, 27) * P1 + P4;
+    h ^= h >> 33;
+    h *= P2;
+    h ^= h >> 29;
+    h *= P3;
+    h ^= h >> 32;
+    return h;
+}
+
+static inline uint64_t seed_const(uint64_t seed) { return rotl64(seed + P5 + 16, 27); }
+
+DPA_CLONES
+static void hash_rows(const uint64_t *restrict ids, Py_ssize_t m, const uint64_t *restrict row_c,
+                      const uint64_t *restrict row_k2, int nrows, uint64_t *restrict ra, uint64_t *restrict words,
+                      Py_ssize_t stride)
+{
+    for (Py_ssize_t i = 0; i < m; i++)
+        ra[i] = rotl64(xxh_round(ids[i]), 27);
+    for (int r = 0; r < nrows; r++) {
+        const uint64_t c = row_c[r], k2 = row_k2[r];
+        uint64_t *restrict w = words + (Py_ssize_t)r * stride;
+        for (Py_ssize_t i = 0; i < m; i++)
+            w[i] = xxh_finish(ra[i], c, k2);
+    }
+}
+
+/* Element-wise xxh64_pair over arrays; a stride of 0 repeats one value. */
+DPA_CLONES
+static void hash_pairs(const uint64_t *restrict a, Py_ssize_t sa, const uint64_t *restrict b, Py_ssize_t sb,
+                       const uint64_t *restrict s, Py_ssize_t ss, uint64_t *restrict out, Py_ssize_t n)
+{
+    if (sb == 0 && ss == 0) {
+        const uint64_t c = seed_const(s[0]), k2 = xxh_round(b[0]);
+        for (Py_ssize_t i = 0; i < n; i++)
+            out[i] = xxh_finish(rotl64(xxh_round(a[i * sa]), 27), c, k2);
+        return;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        out[i] = xxh_finish(rotl64(xxh_round(a[i * sa]), 27), seed_const(s[i * ss]), xxh_round(b[i * sb]));
+}
+
+/* ---------------------------------------------------------- float building blocks */
+
+static const double EXP_C[14] = {
+    0x1.6124613a86d09p-33, 0x1.1eed8eff8d898p-29, 0x1.ae64567f544e4p-26, 0x1.27e4fb7789f5cp-22,
+    0x1.71de3a556c734p-19, 0x1.a01a01a01a01ap-16, 0x1.a01a01a01a01ap-13, 0x1.6c16c16c16c17p-10,
+    0x1.1111111111111p-7,  0x1.5555555555555p-5,  0x1.5555555555555p-3,  0x1.0000000000000p-1,
+    0x1.0000000000000p+0,  0x1.0000000000000p+0};
+static const double LOG_C[11] = {
+    0x1.642c8590b2164p-4, 0x1.8618618618618p-4, 0x1.af286bca1af28p-4, 0x1.e1e1e1e1e1e1ep-4,
+    0x1.1111111111111p-3, 0x1.3b13b13b13b14p-3, 0x1.745d1745d1746p-3, 0x1.c71c71c71c71cp-3,
+    0x1.2492492492492p-2, 0x1.999999999999ap-2, 0x1.5555555555555p-1};
+static const double ND_A[8] = {0x1.39a296f7d925ep+11, 0x1.052d26b2e45e4p+15, 0x1.06c1c55b78f20p+16,
+                               0x1.66c3e869b752ap+15, 0x1.ad1d8cd4ee71dp+13, 0x1.ece5d2213c0ccp+10,
+                               0x1.0a4888b1a436ep+7,  0x1.b18d91e9eef75p+1};
+static const double ND_B[8] = {0x1.46a7eca984b69p+12, 0x1.c0e457cb1ae76p+14, 0x1.3317caa64f4bep+15,
+                               0x1.4b772d5d65266p+14, 0x1.512322e75c89fp+12, 0x1.5797efdc8b3f7p+9,
+                               0x1.5281b386e1ab5p+5,  0x1.0000000000000p+0};
+static const double ND_C[8] = {0x1.9615ac0b7ace9p-11, 0x1.744eb6c45ec67p-6, 0x1.ef2abb9b85c37p-3,
+                               0x1.453cc085375b2p+0,  0x1.d2ecb1a3d02c4p+1, 0x1.713f71462256ap+2,
+                               0x1.2857748cab19bp+2,  0x1.6c665fde9526ap+0};
+static const double ND_D[8] = {0x1.20d3f686439e4p-30, 0x1.1f18cbfdf2728p-11, 0x1.f207a7eab17bfp-7,
+                               0x1.2f5123394f040p-3,  0x1.61292f23385c9p-1,  0x1.ad278e6526633p+0,
+                               0x1.06cefbb46a449p+1,  0x1.0000000000000p+0};
+static const double ND_E[8] = {0x1.afb74d693bf93p-23, 0x1.c6ec6cc59e02ap-16, 0x1.45c1908425345p-10,
+                               0x1.b2b41193b4ee7p-6,  0x1.2fad9315255cfp-2,  0x1.c8ea6461fa445p+0,
+                               0x1.5daea6e875003p+2,  0x1.aa1b1c13ee526p+2};
+static const double ND_F[8] = {0x1.269bff1f8c190p-49, 0x1.31446f740b9e0p-23, 0x1.35c2c496374bfp-16,
+                               0x1.9c8bc979dc5d7p-11, 0x1.e76f93215462ap-7,  0x1.186eb183443fbp-3,
+                               0x1.331d34fc7d77fp-1,  0x1.0000000000000p+0};
+#define LN2_HI 0x1.62e42fee00000p-1
+#define LN2_LO 0x1.a39ef35793c76p-33
+#define INV_LN2 0x1.71547652b82fep+0
+#define SQRT_HALF 0x1.6a09e667f3bcdp-1
+
+static inline double horner(const double *c, int n, double x)
+{
+    double p = c[0];
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 16 /* unrolled before vectorisation, so loops calling this stay straight-line */
+#endif
+    for (int k = 1; k < n; k++)
+        p = p * x + c[k];
+    return p;
+}
+
+static inline double dmin(double a, double b) { return b < a ? b : a; }
+static inline double dmax(double a, double b) { return b > a ? b : a; }
+
+static inline double as_double(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+/* A draw (< 2^32) as a double, exactly: 2^52 + x has x in its mantissa. Unlike
+ * an integer conversion, this vectorises on every x86-64 level. */
+static inline double u32d(uint64_t x) { return as_double(0x4330000000000000ULL | x) - 0x1.0p52; }
+
+static inline double exp_poly(double x, double *k)
+{
+    *k = floor(x * INV_LN2 + 0.5);
+    double r = (x - *k * LN2_HI) - *k * LN2_LO;
+    return horner(EXP_C, 14, r);
+}
+
+/* SPEC.md's exp: ldexp(p, k). */
+static inline double dpa_exp(double x)
+{
+    double k;
+    double p = exp_poly(x, &k);
+    return ldexp(p, (int)k);
+}
+
+/* The same for |x| <= 700 (so -1010 <= k <= 1010): p * 2^k with 2^k built from
+ * its bits equals ldexp(p, k) there (one rounding of the same exact value),
+ * and has no call, so loops over it vectorise. k + 1.5 * 2^52 holds k in its
+ * low mantissa bits. */
+#define FAST_EXP_LIMIT 700.0
+static inline double dpa_exp_near(double x)
+{
+    double k;
+    double p = exp_poly(x, &k);
+    uint64_t kbits;
+    double t = k + 0x1.8p52;
+    memcpy(&kbits, &t, sizeof kbits);
+    return p * as_double((kbits + 1023) << 52);
+}
+
+static inline double dpa_log(double x)
+{
+    int ei;
+    double m;
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    if ((b >> 52) & 0x7FF) { /* a normal number: frexp from its bits (exact) */
+        ei = (int)((b >> 52) & 0x7FF) - 1022;
+        m = as_double((b & 0x800FFFFFFFFFFFFFULL) | (1022ULL << 52));
+    } else {
+        m = frexp(x, &ei);
+    }
+    if (m < SQRT_HALF) {
+        m = m * 2.0;
+        ei -= 1;
+    }
+    double e = (double)ei;
+    double s = (m - 1.0) / (m + 1.0);
+    double z = s * s;
+    double logm = 2.0 * s + s * z * horner(LOG_C, 11, z);
+    return e * LN2_HI + (logm + e * LN2_LO);
+}
+
+static inline double dpa_ndtri(double p)
+{
+    double q = p - 0.5;
+    if (fabs(q) <= 0.425) {
+        double r1 = 0.180625 - q * q;
+        return q * horner(ND_A, 8, r1) / horner(ND_B, 8, r1);
+    }
+    double r = sqrt(-dpa_log(dmin(p, 1.0 - p)));
+    double tail;
+    if (r <= 5.0) {
+        double rn = r - 1.6;
+        tail = horner(ND_C, 8, rn) / horner(ND_D, 8, rn);
+    } else {
+        double rf = r - 5.0;
+        tail = horner(ND_E, 8, rf) / horner(ND_F, 8, rf);
+    }
+    return q < 0.0 ? -tail : tail;
+}
+
+static inline uint64_t mulhi32(uint64_t w, uint64_t n) { return (((w >> 32) * n) + (((w & 0xFFFFFFFFULL) * n) >> 32)) >> 32; }
+
+/* ------------------------------------------------------------------- programs */
+
+enum { K_UNIFORM, K_LOG_UNIFORM, K_NORMAL, K_TRUNC_NORMAL, K_INTEGER, K_CHOICE, K_BERNOULLI, K_BOX, K_PERMUTATION, K_COUNT };
+static const char *const KIND_NAMES[K_COUNT] = {"uniform", "log_uniform", "normal", "truncated_normal", "integer",
+                                                "choice", "bernoulli", "box", "permutation"};
+enum { T_FLOAT = 0, T_INT = 1, T_BOOL = 2 };
+
+typedef union {
+    double f;
+    int64_t i;
+} Value;
+
+typedef struct {
+    int kind;
+    int row;               /* the spec's first hash row; draw k is row + k / 2, high half when k is even */
+    int n_out;
+    int out[MAX_OUT];      /* output slots */
+    int gate_draw;         /* -1: not gated */
+    uint64_t gate_t;       /* open when the gate draw < gate_t */
+    Value ident[MAX_OUT];
+    int exp_near;          /* every exp argument of this op is within FAST_EXP_LIMIT */
+    double f[8];
+    uint64_t n;            /* integer range size, permutation n!, choice: number of thresholds */
+    int64_t low;
+    int perm_n;
+    uint64_t *thresholds;  /* choice */
+    Value *values;         /* choice */
+    unsigned char *table;  /* permutation, n! rows of perm_n entries (n <= 8) */
+} Op;
+
+typedef struct {
+    PyObject_HEAD
+    int nrows, nops, nout;
+    uint64_t *row_c, *row_k2;
+    Op *ops;
+    unsigned char *types; /* per output slot */
+    PyObject *names;      /* tuple of str, output slot order */
+} Program;
+
+static inline uint64_t draw(const uint64_t *words, Py_ssize_t stride, const Op *op, int k, Py_ssize_t i)
+{
+    uint64_t w = words[(Py_ssize_t)(op->row + k / 2) * stride + i];
+    return (k & 1) ? (w & 0xFFFFFFFFULL) : (w >> 32);
+}
+
+static inline const uint64_t *word_row(const uint64_t *words, Py_ssize_t stride, const Op *op)
+{
+    return words + (Py_ssize_t)op->row * stride;
+}
+
+static void decode_permutation(uint64_t k, int n, int *digits)
+{
+    uint64_t f = 1;
+    for (int i = 2; i < n; i++)
+        f *= i; /* (n-1)! */
+    for (int i = 0; i < n; i++) {
+        digits[i] = (int)((k / f) % (uint64_t)(n - i));
+        if (n - 1 - i > 0)
+            f /= (uint64_t)(n - 1 - i);
+    }
+    for (int i = n - 2; i >= 0; i--)
+        for (int j = i + 1; j < n; j++)
+            digits[j] += digits[j] >= digits[i];
+}
+
+/* Map one block's words to values: outs[slot] + off is where this block's values go. */
+DPA_CLONES
+static void map_block(const Program *p, const uint64_t *restrict words, Py_ssize_t stride, Py_ssize_t m, char **outs,
+                      Py_ssize_t off)
+{
+    for (int o = 0; o < p->nops; o++) {
+        const Op *op = &p->ops[o];
+        const double *f = op->f;
+        double *d0 = (double *)outs[op->out[0]] + off;
+        switch (op->kind) {
+        case K_UNIFORM: {
+            const uint64_t *w = word_row(words, stride, op);
+            const double scale = f[0], low = f[1];
+            for (Py_ssize_t i = 0; i < m; i++)
+                d0[i] = low + u32d(w[i] >> 32) * scale;
+            break;
+        }
+        case K_LOG_UNIFORM:
+            if (op->exp_near)
+                for (Py_ssize_t i = 0; i < m; i++)
+                    d0[i] = dmax(dmin(dpa_exp_near(u32d(draw(words, stride, op, 0, i)) * f[1] + f[0]), f[3]), f[2]);
+            else
+                for (Py_ssize_t i = 0; i < m; i++)
+                    d0[i] = dmax(dmin(dpa_exp(u32d(draw(words, stride, op, 0, i)) * f[1] + f[0]), f[3]), f[2]);
+            break;
+        case K_NORMAL:
+            for (Py_ssize_t i = 0; i < m; i++)
+                d0[i] = f[0] + f[1] * dpa_ndtri(u32d(draw(words, stride, op, 0, i)) * TWO_M32 + 0.5 * TWO_M32);
+            break;
+        case K_TRUNC_NORMAL: /* fa, span, sign, mean, std, low, high */
+            for (Py_ssize_t i = 0; i < m; i++) {
+                double u = u32d(draw(words, stride, op, 0, i)) * TWO_M32 + 0.5 * TWO_M32;
+                double z = dpa_ndtri(f[0] + u * f[1]) * f[2];
+                d0[i] = dmax(dmin(f[3] + f[4] * z, f[6]), f[5]);
+            }
+            break;
+        case K_INTEGER: {
+            const uint64_t *w = word_row(words, stride, op);
+            int64_t *dst = (int64_t *)outs[op->out[0]] + off;
+            for (Py_ssize_t i = 0; i < m; i++)
+                dst[i] = op->low + (int64_t)mulhi32(w[i], op->n);
+            break;
+        }
+        case K_CHOICE: {
+            const uint64_t *w = word_row(words, stride, op);
+            Value *dst = (Value *)outs[op->out[0]] + off;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                uint64_t c = 0;
+                for (uint64_t t = 0; t < op->n; t++)
+                    c += w[i] >= op->thresholds[t];
+                dst[i] = op->values[c];
+            }
+            break;
+        }
+        case K_BERNOULLI: {
+            const uint64_t *w = word_row(words, stride, op);
+            unsigned char *dst = (unsigned char *)outs[op->out[0]] + off;
+            const uint64_t t = op->gate_t;
+            for (Py_ssize_t i = 0; i < m; i++)
+                dst[i] = (w[i] >> 32) < t;
+            break;
+        }
+        case K_BOX: { /* s0, ss, r0, rs */
+            const uint64_t *restrict w0 = word_row(words, stride, op), *restrict w1 = w0 + stride;
+            double *restrict x = d0, *restrict y = (double *)outs[op->out[1]] + off;
+            double *restrict ww = (double *)outs[op->out[2]] + off, *restrict hh = (double *)outs[op->out[3]] + off;
+            const double s0 = f[0], ss = f[1], r0 = f[2], rs = f[3]; /* locals: the stores cannot alias them */
+#define BOX_LOOP(EXP)                                                                                                  \
+    for (Py_ssize_t i = 0; i < m; i++) {                                                                               \
+        double s = u32d(w0[i] >> 32) * ss + s0;                                                                        \
+        double lr = u32d(w0[i] & 0xFFFFFFFFULL) * rs + r0;                                                             \
+        double r = dmin(dmax(EXP(lr), s), 1.0 / s);                                                                    \
+        double bw = dmin(sqrt(s * r), 1.0);                                                                            \
+        double bh = dmin(s / bw, 1.0);                                                                                 \
+        x[i] = (u32d(w1[i] >> 32) * TWO_M32) * (1.0 - bw);                                                             \
+        y[i] = (u32d(w1[i] & 0xFFFFFFFFULL) * TWO_M32) * (1.0 - bh);                                                   \
+        ww[i] = bw;                                                                                                    \
+        hh[i] = bh;                                                                                                    \
+    }
+            if (op->exp_near) {
+                BOX_LOOP(dpa_exp_near)
+            } else {
+                BOX_LOOP(dpa_exp)
+            }
+#undef BOX_LOOP
+            break;
+        }
+        case K_PERMUTATION: {
+            const uint64_t *w = word_row(words, stride, op);
+            const int n = op->perm_n;
+            int64_t *dst[MAX_OUT];
+            for (int j = 0; j < n; j++)
+                dst[j] = (int64_t *)outs[op->out[j]] + off;
+            for (Py_ssize_t i = 0; i < m; i++) {
+                uint64_t k = mulhi32(w[i], op->n);
+                if (op->table) {
+                    const unsigned char *row = op->table + k * (uint64_t)n;
+                    for (int j = 0; j < n; j++)
+                        dst[j][i] = row[j];
+                } else {
+                    int digits[MAX_OUT];
+                    decode_permutation(k, n, digits);
+                    for (int j = 0; j < n; j++)
+                        dst[j][i] = digits[j];
+                }
+            }
+            break;
+        }
+        }
+        if (op->gate_draw >= 0) { /* closed gates: every output takes its identity */
+            const int k = op->gate_draw;
+            const uint64_t *w = words + (Py_ssize_t)(op->row + k / 2) * stride;
+            const int shift = (k & 1) ? 0 : 32;
+            for (int j = 0; j < op->n_out; j++) {
+                const Value id = op->ident[j];
+                if (p->types[op->out[j]] == T_BOOL) {
+                    unsigned char *dst = (unsigned char *)outs[op->out[j]] + off;
+                    for (Py_ssize_t i = 0; i < m; i++)
+                        if (((w[i] >> shift) & 0xFFFFFFFFULL) >= op->gate_t)
+                            dst[i] = (unsigned char)id.i;
+                } else {
+                    Value *dst = (Value *)outs[op->out[j]] + off;
+                    for (Py_ssize_t i = 0; i < m; i++)
+                        if (((w[i] >> shift) & 0xFFFFFFFFULL) >= op->gate_t)
+                            dst[i] = id;
+                }
+            }
+        }
+    }
+}
+
+/* Fill outs[slot][0..n) for ids[0..n). words (nrows x stride) and ra (stride) are caller scratch,
+ * stride >= min(n, BLOCK). */
+static void fill(const Program *p, const uint64_t *ids, Py_ssize_t n, char **outs, uint64_t *words, uint64_t *ra,
+                 Py_ssize_t stride)
+{
+    for (Py_ssize_t start = 0; start < n; start += stride) {
+        Py_ssize_t m = n - start < stride ? n - start : stride;
+        hash_rows(ids + start, m, p->row_c, p->row_k2, p->nrows, ra, words, stride);
+        map_block(p, words, stride, m, outs, start);
+    }
+}
+
+/* ------------------------------------------------------------ Python: Program */
+
+static void Program_dealloc(Program *self)
+{
+    if (self->ops) {
+        for (int o = 0; o < self->nops; o++) {
+            free(self->ops[o].thresholds);
+            free(self->ops[o].values);
+            free(self->ops[o].table);
+        }
+    }
+    free(self->ops);
+    free(self->row_c);
+    free(self->row_k2);
+    free(self->types);
+    Py_XDECREF(self->names);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int read_u64_list(PyObject *seq, const char *what, uint64_t **dst, Py_ssize_t *len)
+{
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (!fast)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    *dst = (uint64_t *)calloc(n ? n : 1, sizeof(uint64_t));
+    if (!*dst) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned long long v = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(fast, i));
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        (*dst)[i] = v;
+    }
+    *len = n;
+    Py_DECREF(fast);
+    return 0;
+}
+
+static int read_value(PyObject *obj, int type, Value *v)
+{
+    if (type == T_FLOAT) {
+        v->f = PyFloat_AsDouble(obj);
+        return (v->f == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    }
+    long long x = PyLong_AsLongLong(obj);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    v->i = type == T_BOOL ? (x != 0) : x;
+    return 0;
+}
+
+/* One op from the tuple (kind, row, out_slots, gate_draw, gate_t, identities, floats, ints, thresholds, values). */
+static int read_op(Program *p, PyObject *t, Op *op)
+{
+    PyObject *outs, *idents, *floats, *ints, *thresholds, *values;
+    if (!PyArg_ParseTuple(t, "iiOiKOOOOO", &op->kind, &op->row, &outs, &op->gate_draw, &op->gate_t, &idents, &floats,
+                          &ints, &thresholds, &values))
+        return -1;
+    if (op->kind < 0 || op->kind >= K_COUNT) {
+        PyErr_Format(PyExc_ValueError, "unknown op kind %d", op->kind);
+        return -1;
+    }
+    Py_ssize_t n_out = PySequence_Size(outs);
+    if (n_out < 1 || n_out > MAX_OUT || PySequence_Size(idents) != n_out) {
+        PyErr_Format(PyExc_ValueError, "%s op: 1..%d outputs with one identity each", KIND_NAMES[op->kind], MAX_OUT);
+        return -1;
+    }
+    op->n_out = (int)n_out;
+    for (int j = 0; j < op->n_out; j++) {
+        PyObject *item = PySequence_GetItem(outs, j);
+        long slot = item ? PyLong_AsLong(item) : -1;
+        Py_XDECREF(item);
+        if (slot < 0 || slot >= p->nout) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "output slot %ld out of range", slot);
+            return -1;
+        }
+        op->out[j] = (int)slot;
+        item = PySequence_GetItem(idents, j);
+        int bad = !item || read_value(item, p->types[slot], &op->ident[j]) < 0;
+        Py_XDECREF(item);
+        if (bad)
+            return -1;
+    }
+    Py_ssize_t nf = PySequence_Size(floats);
+    if (nf < 0 || nf > 8) {
+        PyErr_SetString(PyExc_ValueError, "at most 8 float constants");
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < nf; j++) {
+        PyObject *item = PySequence_GetItem(floats, j);
+        op->f[j] = item ? PyFloat_AsDouble(item) : -1.0;
+        Py_XDECREF(item);
+        if (PyErr_Occurred())
+            return -1;
+    }
+    PyObject *n_obj = NULL, *low_obj = NULL;
+    if (PySequence_Size(ints) == 2) {
+        n_obj = PySequence_GetItem(ints, 0);
+        low_obj = PySequence_GetItem(ints, 1);
+        op->n = n_obj ? PyLong_AsUnsignedLongLong(n_obj) : 0;
+        op->low = low_obj ? PyLong_AsLongLong(low_obj) : 0;
+        Py_XDECREF(n_obj);
+        Py_XDECREF(low_obj);
+        if (PyErr_Occurred())
+            return -1;
+    }
+    if (op->kind == K_LOG_UNIFORM || op->kind == K_BOX) { /* exp(c + d * s) for draws d in [0, 2^32) */
+        int c = op->kind == K_BOX ? 2 : 0;
+        double a = op->f[c], b = 4294967295.0 * op->f[c + 1] + op->f[c];
+        op->exp_near = fabs(a) <= FAST_EXP_LIMIT && fabs(b) <= FAST_EXP_LIMIT;
+    }
+    if (op->kind == K_CHOICE) {
+        Py_ssize_t nt;
+        if (read_u64_list(thresholds, "choice thresholds", &op->thresholds, &nt) < 0)
+            return -1;
+        op->n = (uint64_t)nt;
+        if (PySequence_Size(values) != nt + 1) {
+            PyErr_SetString(PyExc_ValueError, "choice: one value more than thresholds");
+            return -1;
+        }
+        op->values = (Value *)calloc(nt + 1, sizeof(Value));
+        if (!op->values) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j <= nt; j++) {
+            PyObject *item = PySequence_GetItem(values, j);
+            int bad = !item || read_value(item, p->types[op->out[0]], &op->values[j]) < 0;
+            Py_XDECREF(item);
+            if (bad)
+                return -1;
+        }
+    }
+    if (op->kind == K_PERMUTATION) {
+        op->perm_n = op->n_out;
+        if (op->perm_n < 2) {
+            PyErr_SetString(PyExc_ValueError, "permutation of fewer than 2 items");
+            return -1;
+        }
+        if (op->perm_n <= 8) { /* n! rows (40320 at most): a lookup beats decoding */
+            uint64_t rows = op->n;
+            op->table = (unsigned char *)malloc(rows * (uint64_t)op->perm_n);
+            if (!op->table) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            for (uint64_t k = 0; k < rows; k++) {
+                int digits[MAX_OUT];
+                decode_permutation(k, op->perm_n, digits);
+                for (int j = 0; j < op->perm_n; j++)
+                    op->table[k * op->perm_n + j] = (unsigned char)digits[j];
+            }
+        }
+    }
+    return 0;
+}
+
+static int Program_init(Program *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"row_c", "row_k2", "names", "types", "ops", NULL};
+    PyObject *row_c, *row_k2, *names, *ops;
+    const char *types;
+    Py_ssize_t ntypes, nc, nk;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!s#O", kwlist, &row_c, &row_k2, &PyTuple_Type, &names, &types,
+                                     &ntypes, &ops))
+        return -1;
+    if (self->ops) {
+        PyErr_SetString(PyExc_RuntimeError, "Program is already initialised");
+        return -1;
+    }
+    if (read_u64_list(row_c, "row_c", &self->row_c, &nc) < 0 || read_u64_list(row_k2, "row_k2", &self->row_k2, &nk) < 0)
+        return -1;
+    if (nc != nk || nc > INT32_MAX / BLOCK) {
+        PyErr_SetString(PyExc_ValueError, "row_c and row_k2 must have the same (moderate) length");
+        return -1;
+    }
+    self->nrows = (int)nc;
+    if (PyTuple_GET_SIZE(names) != ntypes) {
+        PyErr_SetString(PyExc_ValueError, "one type code per output name");
+        return -1;
+    }
+    self->nout = (int)ntypes;
+    self->types = (unsigned char *)malloc(ntypes ? ntypes : 1);
+    if (!self->types) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < ntypes; j++) {
+        const char *pos = strchr("fib", types[j]);
+        if (!types[j] || !pos) {
+            PyErr_SetString(PyExc_ValueError, "type codes are 'f', 'i' or 'b'");
+            return -1;
+        }
+        self->types[j] = (unsigned char)(pos - "fib");
+    }
+    Py_INCREF(names);
+    self->names = names;
+    PyObject *fast = PySequence_Fast(ops, "ops must be a sequence");
+    if (!fast)
+        return -1;
+    Py_ssize_t nops = PySequence_Fast_GET_SIZE(fast);
+    self->ops = (Op *)calloc(nops ? nops : 1, sizeof(Op));
+    if (!self->ops) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->nops = (int)nops;
+    for (Py_ssize_t o = 0; o < nops; o++) {
+        Op *op = &self->ops[o];
+        if (read_op(self, PySequence_Fast_GET_ITEM(fast, o), op) < 0) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        int last_draw = op->gate_draw >= 0 ? op->gate_draw : 0;
+        int needs_rows = op->kind == K_BOX ? 2 : 1;
+        if (op->row < 0 || op->row + needs_rows > self->nrows || op->row + last_draw / 2 >= self->nrows) {
+            Py_DECREF(fast);
+            PyErr_Format(PyExc_ValueError, "%s op reads past the %d hash rows", KIND_NAMES[op->kind], self->nrows);
+            return -1;
+        }
+    }
+    Py_DECREF(fast);
+    return 0;
+}
+
+/* Each output buffer must be writable, contiguous, hold n items of its slot's size. */
+static int get_out_buffers(const Program *self, PyObject *outs, Py_ssize_t n, Py_buffer *views, char **ptrs)
+{
+    if (!PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != self->nout) {
+        PyErr_Format(PyExc_ValueError, "outs must be a tuple of %d buffers", self->nout);
+        return -1;
+    }
+    for (int j = 0; j < self->nout; j++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(outs, j), &views[j], PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+            for (int k = 0; k < j; k++)
+                PyBuffer_Release(&views[k]);
+            return -1;
+        }
+        Py_ssize_t itemsize = self->types[j] == T_BOOL ? 1 : 8;
+        if (views[j].len < n * itemsize) {
+            for (int k = 0; k <= j; k++)
+                PyBuffer_Release(&views[k]);
+            PyErr_Format(PyExc_ValueError, "output %d holds %zd bytes; %zd needed", j, views[j].len, n * itemsize);
+            return -1;
+        }
+        ptrs[j] = (char *)views[j].buf;
+    }
+    return 0;
+}
+
+static PyObject *Program_fill(Program *self, PyObject *args)
+{
+    PyObject *ids_obj, *outs;
+    if (!PyArg_ParseTuple(args, "OO", &ids_obj, &outs))
+        return NULL;
+    Py_buffer ids;
+    if (PyObject_GetBuffer(ids_obj, &ids, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (ids.len % 8) {
+        PyBuffer_Release(&ids);
+        PyErr_SetString(PyExc_ValueError, "ids must be a contiguous uint64 buffer");
+        return NULL;
+    }
+    Py_ssize_t n = ids.len / 8;
+    Py_buffer *views = (Py_buffer *)calloc(self->nout ? self->nout : 1, sizeof(Py_buffer));
+    char **ptrs = (char **)calloc(self->nout ? self->nout : 1, sizeof(char *));
+    uint64_t *words = (uint64_t *)malloc(((size_t)self->nrows + 1) * BLOCK * sizeof(uint64_t));
+    if (!views || !ptrs || !words) {
+        free(views), free(ptrs), free(words);
+        PyBuffer_Release(&ids);
+        return PyErr_NoMemory();
+    }
+    if (get_out_buffers(self, outs, n, views, ptrs) < 0) {
+        free(views), free(ptrs), free(words);
+        PyBuffer_Release(&ids);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    fill(self, (const uint64_t *)ids.buf, n, ptrs, words, words + (size_t)self->nrows * BLOCK, BLOCK);
+    Py_END_ALLOW_THREADS
+    for (int j = 0; j < self->nout; j++)
+        PyBuffer_Release(&views[j]);
+    PyBuffer_Release(&ids);
+    free(views), free(ptrs), free(words);
+    Py_RETURN_NONE;
+}
+
+/* The scalar path: one id through the same code as a block of one, returned as a dict in slot order. */
+static PyObject *Program_one(Program *self, PyObject *arg)
+{
+    uint64_t id = PyLong_AsUnsignedLongLong(arg);
+    if (id == (uint64_t)-1 && PyErr_Occurred())
+        return NULL;
+    enum { STACK_ROWS = 256, STACK_OUT = 256 };
+    uint64_t words_stack[STACK_ROWS + 1];
+    Value values_stack[STACK_OUT];
+    char *ptrs_stack[STACK_OUT];
+    uint64_t *words = words_stack;
+    Value *values = values_stack;
+    char **ptrs = ptrs_stack;
+    int heap = self->nrows > STACK_ROWS || self->nout > STACK_OUT;
+    if (heap) {
+        words = (uint64_t *)malloc(((size_t)self->nrows + 1) * sizeof(uint64_t));
+        values = (Value *)calloc(self->nout, sizeof(Value));
+        ptrs = (char **)calloc(self->nout, sizeof(char *));
+        if (!words || !values || !ptrs) {
+            free(words), free(values), free(ptrs);
+            return PyErr_NoMemory();
+        }
+    }
+    memset(values, 0, (size_t)self->nout * sizeof(Value)); /* a bool slot gets one byte written */
+    for (int j = 0; j < self->nout; j++)
+        ptrs[j] = (char *)&values[j];
+    fill(self, &id, 1, ptrs, words, words + self->nrows, 1);
+    PyObject *out = PyDict_New();
+    for (int j = 0; out && j < self->nout; j++) {
+        PyObject *v;
+        if (self->types[j] == T_FLOAT)
+            v = PyFloat_FromDouble(values[j].f);
+        else if (self->types[j] == T_INT)
+            v = PyLong_FromLongLong(values[j].i);
+        else
+            v = PyBool_FromLong(*(unsigned char *)&values[j]); /* bernoulli wrote one byte */
+        if (!v || PyDict_SetItem(out, PyTuple_GET_ITEM(self->names, j), v) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(v);
+    }
+    if (heap)
+        free(words), free(values), free(ptrs);
+    return out;
+}
+
+static PyMethodDef Program_methods[] = {
+    {"fill", (PyCFunction)Program_fill, METH_VARARGS,
+     "fill(ids, outs): write the values of uint64 ids into the output buffers (one per slot)."},
+    {"one", (PyCFunction)Program_one, METH_O, "one(sample_id) -> {name: value}: the values of one id."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ProgramType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "dpa._ckernel.Program",
+    .tp_basicsize = sizeof(Program),
+    .tp_dealloc = (destructor)Program_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A config compiled for one (seed, epoch): hash rows and mapping ops.",
+    .tp_methods = Program_methods,
+    .tp_init = (initproc)Program_init,
+    .tp_new = PyType_GenericNew,
+};
+
+/* ------------------------------------------------------------ Python: functions */
+
+static PyObject *py_xxh64_pair(PyObject *mod, PyObject *args)
+{
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3]))
+        return NULL;
+    Py_buffer v[4];
+    int got = 0;
+    for (; got < 4; got++)
+        if (PyObject_GetBuffer(objs[got], &v[got], got == 3 ? (PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) : PyBUF_C_CONTIGUOUS) < 0)
+            break;
+    PyObject *result = NULL;
+    if (got == 4) {
+        Py_ssize_t n = v[3].len / 8, strides[3];
+        int ok = v[3].len % 8 == 0;
+        for (int j = 0; j < 3 && ok; j++) {
+            strides[j] = v[j].len == 8 ? 0 : 1;
+            ok = v[j].len == 8 || v[j].len == v[3].len;
+        }
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "xxh64_pair: a, b, seed must hold 1 or len(out) uint64 values");
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            hash_pairs((const uint64_t *)v[0].buf, strides[0], (const uint64_t *)v[1].buf, strides[1],
+                       (const uint64_t *)v[2].buf, strides[2], (uint64_t *)v[3].buf, n);
+            Py_END_ALLOW_THREADS
+            result = Py_None;
+            Py_INCREF(result);
+        }
+    }
+    for (int j = 0; j < got; j++)
+        PyBuffer_Release(&v[j]);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"xxh64_pair", py_xxh64_pair, METH_VARARGS,
+     "xxh64_pair(a, b, seed, out): contiguous uint64 buffers; a, b, seed of length 1 or len(out)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT, "dpa._ckernel", "dpa's optional compiled kernel (see dpa/_ckernel.c).", -1, module_methods,
+};
+
+PyMODINIT_FUNC PyInit__ckernel(void)
+{
+    if (PyType_Ready(&ProgramType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m)
+        return NULL;
+    Py_INCREF(&ProgramType);
+    if (PyModule_AddObject(m, "Program", (PyObject *)&ProgramType) < 0) {
+        Py_DECREF(&ProgramType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyModule_AddIntConstant(m, "BLOCK", BLOCK);
+    return m;
+}

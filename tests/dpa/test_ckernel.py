@@ -1,0 +1,209 @@
+"""The compiled kernel (dpa._ckernel) gives the numpy path's bits for every spec kind and edge.
+
+The golden vectors and the scalar == batch tests run on both kernels (the
+``kernel`` fixture); here the two are compared directly on configs that reach
+every branch of the C code: gates on every kind, the exp argument outside the
+fast range, subnormal bounds, permutations with and without a table, choice
+with weights, integers spanning 2**32 values.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dpa
+from dpa import prng
+from dpa.config import AugmentationConfig
+from dpa.generate import _Plan
+from dpa.specs import UniformSpec, register_spec
+
+needs_kernel = pytest.mark.skipif(prng.compiled_kernel() is None, reason="dpa._ckernel is not built here")
+
+EVERY_BRANCH = {
+    "lu": {"kind": "log_uniform", "low": 0.01, "high": 100.0},
+    "lu_wide": {"kind": "log_uniform", "low": 1e-300, "high": 1e300, "p": 0.7, "identity": 1.0},
+    "lu_subnormal": {"kind": "log_uniform", "low": 1e-320, "high": 1e-300},
+    "n": {"kind": "normal", "mean": 1.0, "std": 2.0},
+    "n_gated": {"kind": "normal", "mean": 0.0, "std": 1.0, "p": 0.5, "identity": 0.0},
+    "tn": {"kind": "truncated_normal", "mean": 0.0, "std": 1.0, "low": -1.0, "high": 2.5, "p": 0.3, "identity": 0.0},
+    "tn_tail": {"kind": "truncated_normal", "mean": 0.0, "std": 1.0, "low": 3.0, "high": 29.0},
+    "i": {"kind": "integer", "low": -5, "high": 2**32 - 6},
+    "i_gated": {"kind": "integer", "low": 0, "high": 9, "p": 0.5, "identity": -1},
+    "c": {"kind": "choice", "values": [1, 2, 3], "weights": [0.2, 0.5, 0.3]},
+    "c_float": {"kind": "choice", "values": [0.5, 1.5], "p": 0.4, "identity": 0.0},
+    "b": {"kind": "bernoulli", "p": 0.3},
+    "b0": {"kind": "bernoulli", "p": 0.0},
+    "b1": {"kind": "bernoulli", "p": 1.0},
+    "crop": {"kind": "resized_crop", "scale": [0.08, 1.0], "ratio": [1e-5, 1e5], "p": 0.6},
+    "crop_far": {"kind": "resized_crop", "scale": [0.5, 1.0], "ratio": [1e-310, 1e300]},
+    "erase": {"kind": "erasing", "p": 0.5},
+    "perm12": {"kind": "permutation", "n": 12, "p": 0.9},
+    "perm8": {"kind": "permutation", "n": 8},
+    "perm2": {"kind": "permutation", "n": 2},
+    "u_point": {"kind": "uniform", "low": 3.0, "high": 3.0},
+    "u_gated": {"kind": "uniform", "low": -1.0, "high": 1.0, "p": 0.25, "identity": 7.0},
+}
+
+SEEDS_EPOCHS = [(0, 0), (42, 3), (2**64 - 1, 2**32 - 1)]
+
+
+def ids_under_test(n_random: int = 20_000) -> np.ndarray:
+    edges = np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1], dtype=np.uint64)
+    rand = np.random.default_rng(11).integers(0, 2**64, size=n_random, dtype=np.uint64, endpoint=False)
+    return np.concatenate([edges, np.arange(3000, dtype=np.uint64), rand])
+
+
+def assert_same(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray, n_scalar: int = 20) -> None:
+    compiled, pure = _Plan(cfg, seed, epoch), _Plan(cfg, seed, epoch, compiled=False)
+    assert compiled.compiled and not pure.compiled
+    got, want = compiled.numpy(ids), pure.numpy(ids)
+    assert list(got) == list(want)
+    for name in want:
+        assert got[name].dtype == want[name].dtype, name
+        np.testing.assert_array_equal(got[name], want[name], err_msg=f"{name} seed={seed} epoch={epoch}")
+    for sid in ids[:n_scalar]:
+        a, b = compiled.scalar(int(sid)), pure.scalar(int(sid))
+        assert list(a.items()) == list(b.items())
+        assert [type(v) for v in a.values()] == [type(v) for v in b.values()]
+
+
+@needs_kernel
+@pytest.mark.parametrize("seed, epoch", SEEDS_EPOCHS)
+def test_every_kind_and_branch_matches_numpy(seed: int, epoch: int) -> None:
+    assert_same(AugmentationConfig(EVERY_BRANCH), seed, epoch, ids_under_test())
+
+
+@needs_kernel
+@pytest.mark.parametrize("preset", dpa.preset_names())
+def test_presets_match_numpy_on_a_million_ids(preset: str) -> None:
+    ids = np.arange(2**64 - 500_000, 2**64, dtype=np.uint64)
+    ids = np.concatenate([ids, np.arange(500_000, dtype=np.uint64)])
+    assert_same(dpa.get_preset(preset), 5, 1, ids)
+
+
+_bounds = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+_prob = st.sampled_from([1.0, 0.0, 0.5, 0.999, 1e-9])
+
+
+@st.composite
+def spec_dicts(draw: st.DrawFn) -> dict:
+    kind = draw(st.sampled_from(["uniform", "log_uniform", "normal", "integer", "choice", "box", "permutation"]))
+    p = draw(_prob)
+    if kind == "uniform":
+        lo, hi = sorted([draw(_bounds), draw(_bounds)])
+        return {"kind": kind, "low": lo, "high": hi, "p": p, "identity": draw(_bounds)}
+    if kind == "log_uniform":
+        lo, hi = sorted([draw(st.floats(1e-300, 1e300)), draw(st.floats(1e-300, 1e300))])
+        return {"kind": kind, "low": lo, "high": hi, "p": p, "identity": 1.0}
+    if kind == "normal":
+        return {"kind": kind, "mean": draw(_bounds), "std": draw(st.floats(0, 1e3)), "p": p, "identity": 0.0}
+    if kind == "integer":
+        lo = draw(st.integers(-(2**40), 2**40))
+        return {"kind": kind, "low": lo, "high": lo + draw(st.integers(0, 2**32 - 1)), "p": p, "identity": 0}
+    if kind == "choice":
+        values = draw(st.lists(st.integers(-100, 100), min_size=1, max_size=6))
+        weights = draw(st.none() | st.lists(st.floats(0.01, 10), min_size=len(values), max_size=len(values)))
+        return {"kind": kind, "values": values, "weights": weights, "p": p, "identity": 0}
+    if kind == "box":
+        s0, s1 = sorted([draw(st.floats(1e-6, 1.0)), draw(st.floats(1e-6, 1.0))])
+        r0, r1 = sorted([draw(st.floats(1e-3, 1e3)), draw(st.floats(1e-3, 1e3))])
+        return {"kind": draw(st.sampled_from(["resized_crop", "erasing"])), "scale": [s0, s1], "ratio": [r0, r1], "p": p}
+    return {"kind": kind, "n": draw(st.integers(2, 12)), "p": p}
+
+
+@needs_kernel
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), spec_dicts(), min_size=1, max_size=6),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**32 - 1),
+)
+def test_random_configs_match_numpy(specs: dict, seed: int, epoch: int) -> None:
+    try:
+        cfg = AugmentationConfig(specs)
+    except ValueError:  # two composites whose flat names collide, e.g. "a" + "_x" vs "a_x"
+        return
+    assert_same(cfg, seed, epoch, ids_under_test(300), n_scalar=5)
+
+
+@needs_kernel
+def test_a_subclassed_kind_runs_on_numpy() -> None:
+    """The kernel knows only the built-in formulas; a subclass may override them."""
+
+    @register_spec
+    class _DoubledUniform(UniformSpec):
+        kind = "test_doubled_uniform"
+
+        def scalar_values(self, words):
+            return (2 * super().scalar_values(words)[0],)
+
+        def array_values(self, draws, ops):
+            return [2 * super().array_values(draws, ops)[0]]
+
+    cfg = AugmentationConfig({"a": {"kind": "test_doubled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "bernoulli"}})
+    plan = _Plan(cfg, 0, 0)
+    assert not plan.compiled
+    plain = dpa.gen_augmentation_params(3, AugmentationConfig({"a": {"kind": "uniform", "low": 0.0, "high": 1.0}}))
+    assert dpa.gen_augmentation_params(3, cfg)["a"] == 2 * plain["a"]
+    assert dpa.gen_augmentation_batch([3], cfg)["a"][0] == 2 * plain["a"]
+
+
+@needs_kernel
+def test_program_checks_its_buffers() -> None:
+    plan = _Plan(dpa.get_preset("mild"), 0, 0)
+    program = plan._program
+    n_out = len(dpa.get_preset("mild").outputs)
+    ids = np.arange(10, dtype=np.uint64)
+    outs, _ = plan._output_arrays(10)
+    with pytest.raises(ValueError, match=f"tuple of {n_out} buffers"):
+        program.fill(ids, tuple(outs.values())[:-1])
+    short, _ = plan._output_arrays(5)
+    with pytest.raises(ValueError, match="bytes; .* needed"):
+        program.fill(ids, tuple(short.values()))
+    with pytest.raises(ValueError, match="uint64"):
+        program.fill(np.arange(3, dtype=np.uint8), tuple(outs.values()))
+    kernel = prng.compiled_kernel()
+    with pytest.raises(ValueError, match="1 or len"):
+        kernel.xxh64_pair(ids, ids[:3], ids, np.empty(10, dtype=np.uint64))
+
+
+@needs_kernel
+def test_disabled_by_environment_gives_the_same_bits() -> None:
+    code = (
+        "import dpa, numpy as np, sys\n"
+        "from dpa import prng\n"
+        "assert prng.compiled_kernel() is None\n"
+        "b = dpa.gen_augmentation_batch(np.arange(1000, dtype=np.uint64), dpa.get_preset('aggressive'), seed=9)\n"
+        "np.save(sys.argv[1], np.stack([v.astype(np.float64) for v in b.values()]))\n"
+    )
+    out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"dpa_nock_{os.getpid()}.npy")
+    env = dict(os.environ, DPA_DISABLE_CKERNEL="1")
+    subprocess.run([sys.executable, "-c", code, out], check=True, env=env)
+    try:
+        ref = dpa.gen_augmentation_batch(np.arange(1000, dtype=np.uint64), dpa.get_preset("aggressive"), seed=9)
+        np.testing.assert_array_equal(np.load(out), np.stack([v.astype(np.float64) for v in ref.values()]))
+    finally:
+        os.remove(out)
+
+
+@needs_kernel
+def test_plans_compile_wherever_the_kernel_is_built() -> None:
+    for name in dpa.preset_names():
+        assert _Plan(dpa.get_preset(name), 0, 0).compiled
+
+
+@pytest.mark.skipif(
+    shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None, reason="no C compiler on this machine"
+)
+def test_kernel_is_built_where_a_compiler_exists() -> None:
+    """An install that silently fell back to numpy would pass every other test, only slower."""
+    assert prng.compiled_kernel() is not None
