@@ -83,6 +83,28 @@ def test_batch_numpy(benchmark, preset: str) -> None:
     _rate(benchmark, N_BATCH, "samples")
 
 
+def test_batch_numpy_kernel_fallback(benchmark) -> None:
+    """`moderate` on the numpy kernels, as where dpa was installed without a C compiler (same bits)."""
+    from dpa.generate import _Plan
+
+    plan = _Plan(dpa.get_preset("moderate"), 7, 1, compiled=False)
+    ids = np.arange(N_BATCH, dtype=np.uint64)
+    out = benchmark(plan.numpy, ids)
+    assert len(out["rotation"]) == N_BATCH
+    _rate(benchmark, N_BATCH, "samples")
+
+
+def test_kernel_xxh64_pair_numpy_fallback(benchmark, kernel_inputs) -> None:
+    """xxh64_pair on the numpy kernels (in place, cache-sized blocks), for comparison with the compiled one."""
+    from dpa import prng
+
+    a, b = kernel_inputs
+    out = np.empty(N_KERNEL, dtype=np.uint64)
+    benchmark(prng._xxh64_pair_numpy, a, b, 12345, out, False)
+    np.testing.assert_array_equal(out[:1000], xxh64_pair(a[:1000], b[:1000], 12345))
+    _rate(benchmark, N_KERNEL, "digests")
+
+
 def test_peer_numpy_philox_fill_float32(benchmark) -> None:
     """numpy's C generator filling as many float32 values as `moderate` has outputs (the CPU ceiling)."""
     k = len(dpa.get_preset("moderate").outputs)

@@ -39,6 +39,6 @@ def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
         pytest.skip("dpa._ckernel is not built here (no C compiler at install time, or DPA_DISABLE_CKERNEL)")
     if request.param == "numpy":
         monkeypatch.setattr(prng, "_ckernel", None)
-    generate._cached_plan.cache_clear()
+    generate._clear_plans()
     yield request.param
-    generate._cached_plan.cache_clear()
+    generate._clear_plans()

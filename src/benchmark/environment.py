@@ -26,6 +26,7 @@ def describe_environment(backend: str = "numpy", device: str | None = None) -> d
     """CPU model, core counts, Python/numpy/torch versions, backend and device."""
     import psutil
 
+    from dpa.prng import compiled_kernel
     from dpa.version import STREAM_VERSION, __version__
 
     env: dict[str, Any] = {
@@ -39,6 +40,7 @@ def describe_environment(backend: str = "numpy", device: str | None = None) -> d
         "dpa": __version__,
         "stream_version": STREAM_VERSION,
         "backend": backend,
+        "kernel": "compiled (dpa._ckernel)" if compiled_kernel() is not None else "numpy (no compiled kernel)",
         "device": device or "cpu",
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
     }

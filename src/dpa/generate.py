@@ -25,7 +25,7 @@ import xxhash
 from dpa import _cplan, _ops
 from dpa._draws import NumpyDraws, scalar_draw
 from dpa.config import AugmentationConfig
-from dpa.keys import check_epoch, check_sample_id, check_seed, counter_word, stream_key
+from dpa.keys import MAX_SAMPLE_ID, check_epoch, check_sample_id, check_seed, counter_word, stream_key
 from dpa.prng import outer_row_constants, xxh64_outer
 from dpa.specs import BernoulliSpec, UniformSpec, gate_threshold
 
@@ -286,7 +286,24 @@ def _cached_plan(config: AugmentationConfig, seed: int, epoch: int) -> _Plan:
     return _Plan(config, seed, epoch)
 
 
+# The plan of the last call, matched by identity: one sample at a time, the
+# lru_cache's key hashing (the config's fingerprint) would cost as much as
+# generating the sample.
+_last_plan: tuple = (None, None, None, None)
+
+
+def _clear_plans() -> None:
+    """Forget every cached plan (tests switch kernels with it)."""
+    global _last_plan
+    _last_plan = (None, None, None, None)
+    _cached_plan.cache_clear()
+
+
 def _plan(config: Any, seed: Any, epoch: Any) -> _Plan:
+    global _last_plan
+    last = _last_plan
+    if config is last[0] and type(seed) is int and type(epoch) is int and seed == last[1] and epoch == last[2]:
+        return last[3]
     if not isinstance(config, AugmentationConfig):
         if isinstance(config, Mapping):
             config = AugmentationConfig(config)
@@ -295,7 +312,9 @@ def _plan(config: Any, seed: Any, epoch: Any) -> _Plan:
                 f"config must be an AugmentationConfig (e.g. dpa.get_preset('moderate')) or a dict of specs; "
                 f"got {type(config).__name__}"
             )
-    return _cached_plan(config, check_seed(seed), check_epoch(epoch))
+    plan = _cached_plan(config, check_seed(seed), check_epoch(epoch))
+    _last_plan = (config, seed, epoch, plan)
+    return plan
 
 
 def gen_augmentation_params(sample_id: int, config: AugmentationConfig, seed: int = 0, epoch: int = 0) -> dict[str, Any]:
@@ -323,7 +342,8 @@ def gen_augmentation_params(sample_id: int, config: AugmentationConfig, seed: in
     >>> sorted(p)[:3]
     ['brightness', 'contrast', 'crop_h']
     """
-    sample_id = check_sample_id(sample_id)
+    if type(sample_id) is not int or not 0 <= sample_id <= MAX_SAMPLE_ID:
+        sample_id = check_sample_id(sample_id)  # converts numpy integers, raises on the rest
     return _plan(config, seed, epoch).scalar(sample_id)
 
 

@@ -179,7 +179,7 @@ def _as_u64(name: str, x: Any) -> np.ndarray | np.uint64:
     return _U64(int(x))
 
 
-def _xxh64_pair_numpy(a, b, seed, out=None) -> np.ndarray:
+def _xxh64_pair_numpy(a, b, seed, out=None, compiled: bool = True) -> np.ndarray:
     a = _as_u64("a", a)
     b = _as_u64("b", b)
     seed = _as_u64("seed", seed)
@@ -192,7 +192,7 @@ def _xxh64_pair_numpy(a, b, seed, out=None) -> np.ndarray:
             f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}"
         )
     flat = out.reshape(-1)
-    if _ckernel is not None and all(np.ndim(x) == 0 or np.shape(x) == shape for x in (a, b, seed)):
+    if compiled and _ckernel is not None and all(np.ndim(x) == 0 or np.shape(x) == shape for x in (a, b, seed)):
         # Scalars travel as one-element arrays, which the kernel repeats.
         args = [np.ascontiguousarray(x).reshape(-1) for x in (a, b, seed)]
         _ckernel.xxh64_pair(*args, flat)

@@ -213,6 +213,20 @@ def test_scalar_bad_input(kwargs, exc, fragment) -> None:
     assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize("bad", [{"seed": True}, {"seed": 1.0}, {"epoch": True}, {"epoch": 1.0}])
+def test_bad_seed_or_epoch_right_after_a_good_call_with_an_equal_value(bad: dict) -> None:
+    """The one-sample path reuses the last call's plan; a bool or float equal to its seed must not slip through."""
+    good = {"seed": 1, "epoch": 1}
+    dpa.gen_augmentation_params(0, CFG, **good)
+    with pytest.raises(TypeError, match="must be an integer"):
+        dpa.gen_augmentation_params(0, CFG, **{**good, **bad})
+
+
+def test_numpy_integer_ids_seeds_and_epochs_are_accepted() -> None:
+    ref = dpa.gen_augmentation_params(5, CFG, seed=2, epoch=3)
+    assert dpa.gen_augmentation_params(np.uint64(5), CFG, seed=np.int64(2), epoch=np.uint32(3)) == ref
+
+
 @pytest.mark.parametrize(
     "ids, kwargs, exc, fragment",
     [
