@@ -11,7 +11,8 @@ batch order or restarts.
 >>> p["rotation"] == float(dpa.gen_augmentation_batch([41, 42], cfg, epoch=3)["rotation"][1])
 True
 
-Layers (imports point down): :mod:`dpa.prng` (the XXH64 kernel) ->
+Layers (imports point down): :mod:`dpa.prng` (the XXH64 kernel; numpy, or
+the compiled ``dpa._ckernel`` where it was built, same bits) ->
 :mod:`dpa.keys`, :mod:`dpa.fmath`, :mod:`dpa.specs`, :mod:`dpa.config`,
 :mod:`dpa.presets` -> :mod:`dpa.generate` -> :mod:`dpa.stream`; then
 :mod:`dpa.distributed`, :mod:`dpa.batch`, :mod:`dpa.benchmark` and the CLI.

@@ -41,7 +41,11 @@
 #define P4 0x85EBCA77C2B2AE63ULL
 #define P5 0x27D4EB2F165667C5ULL
 
-#define BLOCK 256     /* ids per block: rows x BLOCK words stay in L1/L2 */
+/* Ids per block. Long blocks write each output in long runs (64 KiB), which the
+ * memory system takes faster than many short ones: measured for `moderate`
+ * into reused arrays, 27.3 ms per million ids with blocks of 256, 26.2 with
+ * 1024, 22.5 with 4096, 20.8 with 8192, 20.7 with 16384. */
+#define BLOCK 8192
 #define MAX_OUT 12    /* outputs of one spec (a permutation of up to 12) */
 #define TWO_M32 0x1.0000000000000p-32
 
@@ -620,7 +624,7 @@ static int Program_init(Program *self, PyObject *args, PyObject *kwds)
     }
     if (read_u64_list(row_c, "row_c", &self->row_c, &nc) < 0 || read_u64_list(row_k2, "row_k2", &self->row_k2, &nk) < 0)
         return -1;
-    if (nc != nk || nc > INT32_MAX / BLOCK) {
+    if (nc != nk || nc > INT32_MAX / BLOCK) { /* rows x BLOCK indexes stay in range */
         PyErr_SetString(PyExc_ValueError, "row_c and row_k2 must have the same (moderate) length");
         return -1;
     }
@@ -713,9 +717,10 @@ static PyObject *Program_fill(Program *self, PyObject *args)
         return NULL;
     }
     Py_ssize_t n = ids.len / 8;
+    Py_ssize_t stride = n < BLOCK ? (n ? n : 1) : BLOCK; /* small calls get small scratch */
     Py_buffer *views = (Py_buffer *)calloc(self->nout ? self->nout : 1, sizeof(Py_buffer));
     char **ptrs = (char **)calloc(self->nout ? self->nout : 1, sizeof(char *));
-    uint64_t *words = (uint64_t *)malloc(((size_t)self->nrows + 1) * BLOCK * sizeof(uint64_t));
+    uint64_t *words = (uint64_t *)malloc(((size_t)self->nrows + 1) * stride * sizeof(uint64_t));
     if (!views || !ptrs || !words) {
         free(views), free(ptrs), free(words);
         PyBuffer_Release(&ids);
@@ -727,7 +732,7 @@ static PyObject *Program_fill(Program *self, PyObject *args)
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
-    fill(self, (const uint64_t *)ids.buf, n, ptrs, words, words + (size_t)self->nrows * BLOCK, BLOCK);
+    fill(self, (const uint64_t *)ids.buf, n, ptrs, words, words + (size_t)self->nrows * stride, stride);
     Py_END_ALLOW_THREADS
     for (int j = 0; j < self->nout; j++)
         PyBuffer_Release(&views[j]);
