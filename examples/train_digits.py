@@ -35,12 +35,13 @@ class Digits(torch.utils.data.Dataset):
         return len(self.y)
 
     def __getitem__(self, i: int):
-        return self.x[i], self.y[i], i
+        return self.x[i], self.y[i]
 
 
-def augment(item, params):
-    image, label, index = item
-    return apply_params(image, params, sample_ids=index), label
+def augment(item, params, sample):
+    """Apply the params; ``sample`` (id, seed, epoch) makes the noise field of this sample and epoch."""
+    image, label = item
+    return apply_params(image, params, sample_ids=sample.sample_id, seed=sample.seed, epoch=sample.epoch), label
 
 
 class Net(nn.Module):

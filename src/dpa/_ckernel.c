@@ -25,6 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#define restrict __restrict
+#endif
+
 /* Runtime-dispatched SIMD versions of the hot loops where the toolchain can
  * build them (GCC on x86-64 Linux: ifunc). Integer code gains most (AVX-512's
  * 64-bit multiply); float code computes the same IEEE results at any width

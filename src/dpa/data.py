@@ -14,8 +14,9 @@ This module imports torch; ``import dpa`` does not import it.
 
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -28,7 +29,47 @@ from dpa.generate import _plan
 from dpa.keys import check_epoch, sample_id_from_key
 from dpa.stream import ParamBatch, param_rows
 
-__all__ = ["AugmentedDataset", "AugmentedIterableDataset"]
+__all__ = ["AugmentedDataset", "AugmentedIterableDataset", "SampleInfo"]
+
+
+class SampleInfo(NamedTuple):
+    """Whose params these are: what a transform needs beyond the params to reproduce them.
+
+    A transform declared with three parameters, ``transform(item, params, sample)``,
+    receives one; pass it on to :func:`dpa.apply.apply_params`, whose noise
+    field is made from the sample id, seed and epoch::
+
+        def augment(item, params, sample):
+            image, label = item
+            return apply_params(image, params, sample_ids=sample.sample_id, seed=sample.seed, epoch=sample.epoch), label
+    """
+
+    sample_id: int
+    seed: int
+    epoch: int
+
+
+def _check_transform(transform: Any) -> bool:
+    """Validate a transform; True when it takes a third argument (the :class:`SampleInfo`).
+
+    It does when it has three required positional parameters, or ``*args``.
+    """
+    if transform is None:
+        return False
+    if not callable(transform):
+        raise TypeError(
+            f"transform must be callable(item, params) or callable(item, params, sample), or None; "
+            f"got {type(transform).__name__}"
+        )
+    try:
+        sig = inspect.signature(transform)
+    except (TypeError, ValueError):  # some builtins and C callables have none: call with two
+        return False
+    params = list(sig.parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    required = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+    return len(required) >= 3
 
 
 class AugmentedDataset(Dataset):
@@ -38,8 +79,11 @@ class AugmentedDataset(Dataset):
         base: any map-style dataset (``len`` and ``__getitem__``).
         config: an :class:`~dpa.AugmentationConfig` (e.g. ``dpa.get_preset("moderate")``).
         seed: the run's seed.
-        transform: optional ``transform(item, params) -> sample``; its result
-            replaces the ``(item, params)`` pair.
+        transform: optional ``transform(item, params) -> sample``, or
+            ``transform(item, params, sample)`` with a :class:`SampleInfo`
+            (sample id, seed, epoch: what :func:`dpa.apply.apply_params`
+            needs for its noise field); its result replaces the
+            ``(item, params)`` pair.
         key: optional ``key(i) -> str | bytes | PathLike``: the sample id is
             then :func:`dpa.sample_id_from_key` of it, so params follow a file
             and not its position in the list.
@@ -75,8 +119,7 @@ class AugmentedDataset(Dataset):
     ) -> None:
         if not hasattr(base, "__getitem__") or not hasattr(base, "__len__"):
             raise TypeError(f"base must be a map-style dataset with __getitem__ and __len__; got {type(base).__name__}")
-        if transform is not None and not callable(transform):
-            raise TypeError(f"transform must be callable(item, params) or None; got {type(transform).__name__}")
+        self._transform_takes_sample = _check_transform(transform)
         if key is not None and not callable(key):
             raise TypeError(f"key must be callable(index) -> str or None; got {type(key).__name__}")
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
@@ -183,9 +226,14 @@ class AugmentedDataset(Dataset):
         self._last_chunk = c
         return rows[i - c * self.chunk_size]
 
-    def _item(self, i: int, params: dict[str, Any]) -> Any:
+    def _item(self, i: int, params: dict[str, Any], sample_id: int | None = None) -> Any:
         item = self.base[i]
-        return self.transform(item, params) if self.transform is not None else (item, params)
+        if self.transform is None:
+            return item, params
+        if self._transform_takes_sample:
+            sid = self.sample_id(i) if sample_id is None else sample_id
+            return self.transform(item, params, SampleInfo(sid, self.plan.seed, self.plan.epoch))
+        return self.transform(item, params)
 
     def __getitem__(self, index: Any) -> Any:
         i = self._index(index)
@@ -197,7 +245,7 @@ class AugmentedDataset(Dataset):
         idx = [self._index(i) for i in indices]
         ids = np.array([self.sample_id(i) for i in idx], dtype=np.uint64)
         params = param_rows(self.plan.numpy(ids))
-        return [self._item(i, p) for i, p in zip(idx, params)]
+        return [self._item(i, p, sid) for i, p, sid in zip(idx, params, ids.tolist())]
 
 
 class AugmentedIterableDataset(IterableDataset):
@@ -213,7 +261,8 @@ class AugmentedIterableDataset(IterableDataset):
         source: optional ``source(sample_id) -> item``; default the id itself.
         rank, world_size: default from ``torch.distributed`` or torchrun's environment.
         chunk_size: params generated per chunk.
-        transform: optional ``transform(item, params)``.
+        transform: optional ``transform(item, params)`` or ``transform(item, params, sample)``
+            (see :class:`SampleInfo`).
     """
 
     def __init__(
@@ -235,6 +284,7 @@ class AugmentedIterableDataset(IterableDataset):
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise ValueError(f"chunk_size must be an integer >= 1; got {chunk_size!r}")
         self.chunk_size = chunk_size
+        self._transform_takes_sample = _check_transform(transform)
         self.source, self.transform = source, transform
 
     def set_epoch(self, epoch: int) -> None:
@@ -256,4 +306,9 @@ class AugmentedIterableDataset(IterableDataset):
             chunk = ParamBatch(ids, self.plan.numpy(ids))
             for sid, params in zip(ids.tolist(), chunk.to_dicts()):
                 item = self.source(sid) if self.source is not None else sid
-                yield self.transform(item, params) if self.transform is not None else (item, params)
+                if self.transform is None:
+                    yield item, params
+                elif self._transform_takes_sample:
+                    yield self.transform(item, params, SampleInfo(sid, self.plan.seed, self.plan.epoch))
+                else:
+                    yield self.transform(item, params)

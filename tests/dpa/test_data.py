@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader, DistributedSampler  # noqa: E402
 
 import dpa  # noqa: E402
-from dpa.data import AugmentedDataset, AugmentedIterableDataset  # noqa: E402
+from dpa.data import AugmentedDataset, AugmentedIterableDataset, SampleInfo  # noqa: E402
 
 CFG = dpa.get_preset("moderate")
 N = 103
@@ -94,6 +94,50 @@ def test_transform_and_keys() -> None:
     assert dict(ds2[k] for k in range(N)) == dict(ds[k] for k in range(N))
 
 
+def test_a_three_argument_transform_gets_the_sample_id_seed_and_epoch() -> None:
+    files = [f"img_{i:03d}.png" for i in range(N)]
+    ds = AugmentedDataset(files, CFG, seed=2, key=lambda i: files[i], transform=lambda item, p, sample: sample)
+    ds.set_epoch(4)
+    want = SampleInfo(dpa.sample_id_from_key("img_010.png"), 2, 4)
+    assert ds[10] == want
+    assert ds.__getitems__([10, 11])[0] == want
+    loader = DataLoader(ds, batch_size=4, num_workers=2, collate_fn=list)
+    got = [info for batch in loader for info in batch]
+    assert got == [SampleInfo(dpa.sample_id_from_key(f), 2, 4) for f in files]
+
+
+class _NoSignature:
+    """A callable whose signature cannot be read (as with some C functions)."""
+
+    @property
+    def __signature__(self):
+        raise ValueError("no signature")
+
+    def __call__(self, item, params):
+        return item
+
+
+@pytest.mark.parametrize(
+    "transform, takes_sample",
+    [
+        (lambda item, params: None, False),
+        (lambda item, params, flag=False: None, False),
+        (lambda item, params, sample: None, True),
+        (lambda *args: None, True),
+        (_NoSignature(), False),
+    ],
+)
+def test_which_transforms_get_a_sample_info(transform, takes_sample) -> None:
+    from dpa.data import _check_transform
+
+    assert _check_transform(transform) is takes_sample
+
+
+def test_iterable_dataset_passes_sample_info() -> None:
+    ds = AugmentedIterableDataset(10, CFG, seed=3, epoch=2, transform=lambda item, p, sample: (item, sample))
+    assert list(ds) == [(i, SampleInfo(i, 3, 2)) for i in range(10)]
+
+
 def test_chunked_cache_and_scalar_fallback_agree() -> None:
     ds = AugmentedDataset(Squares(), CFG, seed=5, chunk_size=8, cache_mb=0.001)
     order = np.random.default_rng(0).permutation(N).tolist() * 3
@@ -153,11 +197,12 @@ def test_identical_augmented_tensors_for_any_workers() -> None:
             g = torch.Generator().manual_seed(i)
             return torch.rand(3, 16, 16, generator=g), i
 
-    def augment(item, params):
+    def augment(item, params, sample):
         image, index = item
-        return apply_params(image, params, sample_ids=index, seed=7), index
+        return apply_params(image, params, sample_ids=sample.sample_id, seed=sample.seed, epoch=sample.epoch), index
 
     ds = AugmentedDataset(Images(), dpa.get_preset("aggressive"), seed=7, transform=augment)
+    ds.set_epoch(1)
     results = []
     for workers, batch in ((0, 1), (2, 5), (3, 8)):
         got = {}
