@@ -207,3 +207,27 @@ def test_plans_compile_wherever_the_kernel_is_built() -> None:
 def test_kernel_is_built_where_a_compiler_exists() -> None:
     """An install that silently fell back to numpy would pass every other test, only slower."""
     assert prng.compiled_kernel() is not None
+
+
+@needs_kernel
+def test_no_memory_growth_over_many_calls() -> None:
+    """The kernel allocates per call (scratch, buffers, result dicts): a leak would show in RSS."""
+    import psutil
+
+    plan = _Plan(dpa.get_preset("moderate"), 1, 2)
+    ids = np.arange(20_000, dtype=np.uint64)
+    proc = psutil.Process()
+
+    def work() -> None:
+        for _ in range(50):
+            plan.numpy(ids)
+        for i in range(20_000):
+            plan.scalar(i)
+
+    work()  # warm up allocator pools
+    before = proc.memory_info().rss
+    for _ in range(5):
+        work()
+    grown = proc.memory_info().rss - before
+    # 250 fills and 100,000 dicts: one leaked block per call would be megabytes.
+    assert grown < 4 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB"
