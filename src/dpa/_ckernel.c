@@ -278,6 +278,7 @@ typedef struct {
     Op *ops;
     unsigned char *types; /* per output slot */
     PyObject *names;      /* tuple of str, output slot order */
+    PyObject *template;   /* {name: None} in slot order: one() copies it (see py_rows) */
 } Program;
 
 static inline uint64_t draw(const uint64_t *words, Py_ssize_t stride, const Op *op, int k, Py_ssize_t i)
@@ -465,6 +466,7 @@ static void Program_dealloc(Program *self)
     free(self->row_k2);
     free(self->types);
     Py_XDECREF(self->names);
+    Py_XDECREF(self->template);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -653,6 +655,12 @@ static int Program_init(Program *self, PyObject *args, PyObject *kwds)
     }
     Py_INCREF(names);
     self->names = names;
+    self->template = PyDict_New();
+    for (Py_ssize_t j = 0; self->template && j < ntypes; j++)
+        if (PyDict_SetItem(self->template, PyTuple_GET_ITEM(names, j), Py_None) < 0)
+            return -1;
+    if (!self->template)
+        return -1;
     PyObject *fast = PySequence_Fast(ops, "ops must be a sequence");
     if (!fast)
         return -1;
@@ -772,7 +780,7 @@ static PyObject *Program_one(Program *self, PyObject *arg)
     for (int j = 0; j < self->nout; j++)
         ptrs[j] = (char *)&values[j];
     fill(self, &id, 1, ptrs, words, words + self->nrows, 1);
-    PyObject *out = PyDict_New();
+    PyObject *out = PyDict_Copy(self->template);
     for (int j = 0; out && j < self->nout; j++) {
         PyObject *v;
         if (self->types[j] == T_FLOAT)
@@ -844,7 +852,80 @@ static PyObject *py_xxh64_pair(PyObject *mod, PyObject *args)
     return result;
 }
 
+/* rows(names, arrays, types): one dict {name: value} per element of equal-length 1-D arrays
+ * (types: 'f' float64, 'i' int64, 'b' bool per array), what numpy's tolist() and zip would build. */
+static PyObject *py_rows(PyObject *mod, PyObject *args)
+{
+    PyObject *names, *arrays;
+    const char *types;
+    Py_ssize_t k;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "O!O!s#", &PyTuple_Type, &names, &PyTuple_Type, &arrays, &types, &k))
+        return NULL;
+    if (PyTuple_GET_SIZE(names) != k || PyTuple_GET_SIZE(arrays) != k) {
+        PyErr_SetString(PyExc_ValueError, "rows: one name and one type code per array");
+        return NULL;
+    }
+    Py_buffer *views = (Py_buffer *)calloc(k ? (size_t)k : 1, sizeof(Py_buffer));
+    if (!views)
+        return PyErr_NoMemory();
+    Py_ssize_t got = 0, n = -1;
+    PyObject *list = NULL;
+    for (; got < k; got++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(arrays, got), &views[got], PyBUF_C_CONTIGUOUS) < 0)
+            goto done;
+        Py_ssize_t size = types[got] == 'b' ? 1 : 8, len = views[got].len / size;
+        if (!strchr("fib", types[got]) || !types[got] || views[got].len % size || (n >= 0 && len != n)) {
+            got++;
+            PyErr_SetString(PyExc_ValueError, "rows: arrays of one length, 8-byte 'f'/'i' or 1-byte 'b' items");
+            goto done;
+        }
+        n = len;
+    }
+    /* Each row starts as a copy of a dict holding every key: copying a clean dict is one
+     * table copy, where inserting into an empty one resizes it twice on the way to 24 keys. */
+    PyObject *template = PyDict_New();
+    for (Py_ssize_t j = 0; template && j < k; j++)
+        if (PyDict_SetItem(template, PyTuple_GET_ITEM(names, j), Py_None) < 0)
+            Py_CLEAR(template);
+    if (!template)
+        goto done;
+    list = PyList_New(n < 0 ? 0 : n);
+    for (Py_ssize_t i = 0; list && i < n; i++) {
+        PyObject *d = PyDict_Copy(template);
+        if (!d) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, d);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            const char *buf = (const char *)views[j].buf;
+            PyObject *v;
+            if (types[j] == 'f')
+                v = PyFloat_FromDouble(((const double *)buf)[i]);
+            else if (types[j] == 'i')
+                v = PyLong_FromLongLong(((const int64_t *)buf)[i]);
+            else
+                v = PyBool_FromLong(buf[i] != 0);
+            if (!v || PyDict_SetItem(d, PyTuple_GET_ITEM(names, j), v) < 0) {
+                Py_XDECREF(v);
+                Py_CLEAR(list);
+                break;
+            }
+            Py_DECREF(v);
+        }
+    }
+    Py_DECREF(template);
+done:
+    for (Py_ssize_t j = 0; j < got; j++)
+        PyBuffer_Release(&views[j]);
+    free(views);
+    return list;
+}
+
 static PyMethodDef module_methods[] = {
+    {"rows", py_rows, METH_VARARGS,
+     "rows(names, arrays, types) -> list of dicts: one per element of equal-length 1-D arrays."},
     {"xxh64_pair", py_xxh64_pair, METH_VARARGS,
      "xxh64_pair(a, b, seed, out): contiguous uint64 buffers; a, b, seed of length 1 or len(out)."},
     {NULL, NULL, 0, NULL},

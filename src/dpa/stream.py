@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from dpa import prng
 from dpa.generate import _plan
 from dpa.keys import MAX_SAMPLE_ID
 
@@ -69,9 +70,20 @@ class ParamBatch:
         )
 
 
+_ROW_TYPES = {np.dtype(np.float64): "f", np.dtype(np.int64): "i", np.dtype(np.bool_): "b"}
+
+
 def param_rows(params: dict[str, Any]) -> list[dict[str, Any]]:
     """A structure of arrays ``{name: array}`` as one dict of plain Python values per sample."""
     names = list(params)
+    kernel = prng.compiled_kernel()
+    if kernel is not None and names:
+        arrays = [params[n] for n in names]
+        if all(isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype in _ROW_TYPES for a in arrays):
+            # The same dicts, built in C: a third of the time of tolist() and zip.
+            return kernel.rows(
+                tuple(names), tuple(np.ascontiguousarray(a) for a in arrays), "".join(_ROW_TYPES[a.dtype] for a in arrays)
+            )
     return [dict(zip(names, row)) for row in zip(*(params[n].tolist() for n in names))]
 
 

@@ -231,3 +231,32 @@ def test_no_memory_growth_over_many_calls() -> None:
     grown = proc.memory_info().rss - before
     # 250 fills and 100,000 dicts: one leaked block per call would be megabytes.
     assert grown < 4 * 2**20, f"RSS grew by {grown / 2**20:.1f} MiB"
+
+
+@needs_kernel
+def test_rows_equal_the_python_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dpa.stream import param_rows
+
+    arrays = _Plan(AugmentationConfig(EVERY_BRANCH), 3, 1).numpy(ids_under_test(500))
+    compiled = param_rows(arrays)
+    monkeypatch.setattr(prng, "_ckernel", None)
+    pure = param_rows(arrays)
+    assert compiled == pure
+    assert all(list(a.items()) == list(b.items()) for a, b in zip(compiled, pure))
+    assert all([type(v) for v in a.values()] == [type(v) for v in b.values()] for a, b in zip(compiled, pure))
+    # Arrays the kernel does not take (other dtypes, strided views) go the Python way, same values.
+    odd = {"f32": np.arange(4, dtype=np.float32), "strided": np.arange(8, dtype=np.float64)[::2]}
+    monkeypatch.undo()
+    assert param_rows(odd) == [{"f32": float(i), "strided": 2.0 * i} for i in range(4)]
+
+
+@needs_kernel
+def test_rows_checks_its_arguments() -> None:
+    rows = prng.compiled_kernel().rows
+    with pytest.raises(ValueError, match="one name and one type code per array"):
+        rows(("a", "b"), (np.zeros(2),), "f")
+    with pytest.raises(ValueError, match="arrays of one length"):
+        rows(("a", "b"), (np.zeros(2), np.zeros(3)), "ff")
+    with pytest.raises(ValueError, match="arrays of one length"):
+        rows(("a",), (np.zeros(2),), "x")
+    assert rows((), (), "") == []
