@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from dpa.config import AugmentationConfig
 from dpa.presets import get_preset, preset_names
+from dpa.prng import compiled_kernel
 from dpa.version import STREAM_VERSION, __version__
 
 __all__ = ["main", "build_parser"]
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dpa", description="Deterministic data-augmentation parameters (stream version %d)." % STREAM_VERSION
     )
-    parser.add_argument("--version", action="version", version=f"dpa {__version__} (stream version {STREAM_VERSION})")
+    kernel = "compiled kernel" if compiled_kernel() is not None else "numpy kernel, no compiled one"
+    parser.add_argument("--version", action="version", version=f"dpa {__version__} (stream version {STREAM_VERSION}, {kernel})")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="write parameters for a range of sample ids to .npy files")

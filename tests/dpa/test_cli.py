@@ -201,3 +201,16 @@ def test_generate_memory_stays_flat(tmp_path) -> None:
     # 4M samples x 193 bytes = 772 MB of output; the process must hold far less.
     assert max(readings) - readings[len(readings) // 4] < 120 * 2**20, [r >> 20 for r in readings[::10]]
     assert main(["verify", str(out), "--no-progress"]) == 0
+
+
+def test_version_names_the_stream_version_and_the_kernel() -> None:
+    import os
+
+    done = run_cli("--version")
+    assert done.returncode == 0
+    assert f"dpa {dpa.__version__} (stream version {dpa.STREAM_VERSION}, " in done.stdout
+    expected = "compiled kernel" if dpa.prng.compiled_kernel() is not None else "numpy kernel"
+    assert expected in done.stdout
+    env = dict(os.environ, DPA_DISABLE_CKERNEL="1")
+    off = subprocess.run([sys.executable, "-m", "dpa.cli", "--version"], capture_output=True, text=True, env=env)
+    assert "numpy kernel, no compiled one" in off.stdout
