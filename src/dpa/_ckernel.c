@@ -20,8 +20,15 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
+
+/* Doubles must be computed as doubles (not in x87 extended precision, which
+ * rounds twice): where they are not, refuse to build; dpa then runs on numpy. */
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0
+#error "dpa._ckernel needs FLT_EVAL_METHOD == 0 (e.g. SSE2 math on 32-bit x86); numpy is used instead"
+#endif
 #include <stdlib.h>
 #include <string.h>
 
