@@ -111,7 +111,7 @@ class AugmentedDataset(Dataset):
         base: Any,
         config: AugmentationConfig,
         seed: int = 0,
-        transform: Callable[[Any, dict[str, Any]], Any] | None = None,
+        transform: Callable[..., Any] | None = None,
         key: Callable[[int], Any] | None = None,
         epoch: int = 0,
         chunk_size: int = 1024,
@@ -275,7 +275,7 @@ class AugmentedIterableDataset(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         chunk_size: int = 1024,
-        transform: Callable[[Any, dict[str, Any]], Any] | None = None,
+        transform: Callable[..., Any] | None = None,
     ) -> None:
         self.plan = _plan(config, seed, epoch)
         self.config, self.seed, self.epoch = self.plan.config, seed, check_epoch(epoch)
