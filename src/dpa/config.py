@@ -34,6 +34,9 @@ class OutputInfo(tuple):
     def __new__(cls, name: str, param: str, dtype: str, identity: Any) -> "OutputInfo":
         return super().__new__(cls, (name, param, dtype, identity))
 
+    def __getnewargs__(self) -> tuple:  # pickle calls __new__ with these
+        return tuple(self)
+
     name = property(lambda self: self[0])
     param = property(lambda self: self[1])
     dtype = property(lambda self: self[2])

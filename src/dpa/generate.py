@@ -98,6 +98,12 @@ class _Plan:
         """True when this plan runs on the C kernel."""
         return self._program is not None
 
+    def __reduce__(self) -> tuple:
+        # Rebuilt where it is unpickled (a spawned DataLoader worker, say): the
+        # compiled program is process memory, and the receiving process may
+        # have no kernel at all. The values are the same either way.
+        return (_Plan, (self.config, self.seed, self.epoch, self._program is not None))
+
     def _layout_numpy(self) -> None:
         """Column constants of the grouped numpy mapping, and each output's place in one buffer."""
         groups: dict[int, list[_Entry]] = {0: [], 1: [], 2: [], 3: []}

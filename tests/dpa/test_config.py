@@ -127,3 +127,14 @@ def test_presets() -> None:
     rot = [dpa.get_preset(n)["rotation"].high for n in dpa.preset_names()]
     assert rot == sorted(rot)
     json.dumps(dpa.get_preset("moderate").to_dict())
+
+
+@pytest.mark.parametrize("preset", dpa.preset_names())
+def test_configs_pickle(preset: str) -> None:
+    """Spawned DataLoader workers and multiprocessing pools receive configs pickled."""
+    import pickle
+
+    cfg = dpa.get_preset(preset)
+    copy = pickle.loads(pickle.dumps(cfg))
+    assert copy == cfg and copy.fingerprint() == cfg.fingerprint() and copy.outputs == cfg.outputs
+    assert dpa.gen_augmentation_params(9, copy, seed=4) == dpa.gen_augmentation_params(9, cfg, seed=4)

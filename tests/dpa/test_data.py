@@ -56,9 +56,11 @@ def test_params_collate_into_tensors() -> None:
     assert params["color_order_0"].dtype == torch.int64
 
 
-def test_set_epoch_changes_params_and_persistent_workers_follow() -> None:
+@pytest.mark.parametrize("context", [None, "spawn"])  # None: the platform's default (fork on Linux)
+def test_set_epoch_changes_params_and_persistent_workers_follow(context: str | None) -> None:
+    """Spawned workers get the dataset pickled (macOS's and Windows' default): it must survive that too."""
     ds = AugmentedDataset(Squares(), CFG, seed=5)
-    loader = DataLoader(ds, batch_size=8, num_workers=2, persistent_workers=True)
+    loader = DataLoader(ds, batch_size=8, num_workers=2, persistent_workers=True, multiprocessing_context=context)
     first = collect(loader)
     ds.set_epoch(1)  # the persistent workers hold their own copies of ds: they must see this too
     second = collect(loader)
@@ -131,6 +133,18 @@ def test_which_transforms_get_a_sample_info(transform, takes_sample) -> None:
     from dpa.data import _check_transform
 
     assert _check_transform(transform) is takes_sample
+
+
+def test_datasets_pickle_and_keep_their_params() -> None:
+    import pickle
+
+    ds = AugmentedDataset(Squares(), CFG, seed=5)
+    ds.set_epoch(3)
+    copy = pickle.loads(pickle.dumps(ds))
+    assert copy.epoch == 3 and copy.plan.compiled == ds.plan.compiled
+    assert [copy.params(i) for i in range(N)] == [ds.params(i) for i in range(N)]
+    it = AugmentedIterableDataset(20, CFG, seed=2, epoch=1)
+    assert list(pickle.loads(pickle.dumps(it))) == list(it)
 
 
 def test_iterable_dataset_passes_sample_info() -> None:
