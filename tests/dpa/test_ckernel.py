@@ -83,6 +83,13 @@ def test_every_kind_and_branch_matches_numpy(seed: int, epoch: int) -> None:
 
 
 @needs_kernel
+def test_strided_and_reversed_ids() -> None:
+    ids = ids_under_test(2000)
+    assert_same(AugmentationConfig(EVERY_BRANCH), 1, 2, ids[::3])
+    assert_same(AugmentationConfig(EVERY_BRANCH), 1, 2, ids[::-1])
+
+
+@needs_kernel
 @pytest.mark.parametrize("preset", dpa.preset_names())
 def test_presets_match_numpy_on_a_million_ids(preset: str) -> None:
     ids = np.arange(2**64 - 500_000, 2**64, dtype=np.uint64)
