@@ -215,6 +215,7 @@ def _can_build_extensions() -> bool:
 
 
 @pytest.mark.skipif(not _can_build_extensions(), reason="no C compiler or no Python headers on this machine")
+@pytest.mark.skipif(os.environ.get("DPA_DISABLE_CKERNEL", "") not in ("", "0"), reason="disabled by DPA_DISABLE_CKERNEL")
 def test_kernel_is_built_where_a_compiler_exists() -> None:
     """An install that silently fell back to numpy would pass every other test, only slower."""
     assert prng.compiled_kernel() is not None
