@@ -120,3 +120,15 @@ def test_out_parameter(kernel: str) -> None:
     np.testing.assert_array_equal(out, prng.xxh64_pair(a, 3, 4))
     with pytest.raises(ValueError, match=r"out must be a C-contiguous uint64 array of shape \(1000,\)"):
         prng.xxh64_pair(a, 3, 4, out=np.empty(999, dtype=np.uint64))
+
+
+def test_out_may_be_an_input(kernel: str) -> None:
+    """xxh64_pair(x, b, s, out=x) hashes in place, on either kernel."""
+    x = np.arange(prng.BLOCK + 99, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    want = [oracle(int(v), 7, 9) for v in x]
+    prng.xxh64_pair(x, 7, 9, out=x)
+    assert [int(v) for v in x] == want
+    y = np.arange(1000, dtype=np.uint64)
+    want = [oracle(5, int(v), int(v)) for v in y]
+    prng.xxh64_pair(5, y, y, out=y)
+    assert [int(v) for v in y] == want
