@@ -103,12 +103,11 @@ static void hash_rows(const uint64_t *restrict ids, Py_ssize_t m, const uint64_t
     }
 }
 
-/* Element-wise xxh64_pair over arrays; a stride of 0 repeats one value. out may be one of the
- * inputs (xxh64_pair(x, b, s, out=x)): element i is read before it is written, and no
- * restrict promises otherwise. */
+/* Element-wise xxh64_pair over arrays; a stride of 0 repeats one value. (dpa.prng copies an
+ * input that overlaps out before calling this.) */
 DPA_CLONES
-static void hash_pairs(const uint64_t *a, Py_ssize_t sa, const uint64_t *b, Py_ssize_t sb, const uint64_t *s,
-                       Py_ssize_t ss, uint64_t *out, Py_ssize_t n)
+static void hash_pairs(const uint64_t *restrict a, Py_ssize_t sa, const uint64_t *restrict b, Py_ssize_t sb,
+                       const uint64_t *restrict s, Py_ssize_t ss, uint64_t *restrict out, Py_ssize_t n)
 {
     if (sb == 0 && ss == 0) {
         const uint64_t c = seed_const(s[0]), k2 = xxh_round(b[0]);

@@ -192,6 +192,10 @@ def _xxh64_pair_numpy(a, b, seed, out=None, compiled: bool = True) -> np.ndarray
             f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}"
         )
     flat = out.reshape(-1)
+    # Both kernels write `out` before they have read every input (the numpy
+    # blocks step by step, the C loop a vector ahead): an input that `out`
+    # overlaps is read from a copy.
+    a, b, seed = (x.copy() if np.ndim(x) and np.may_share_memory(x, out) else x for x in (a, b, seed))
     if compiled and _ckernel is not None and all(np.ndim(x) == 0 or np.shape(x) == shape for x in (a, b, seed)):
         # Scalars travel as one-element arrays, which the kernel repeats.
         args = [np.ascontiguousarray(x).reshape(-1) for x in (a, b, seed)]

@@ -132,3 +132,11 @@ def test_out_may_be_an_input(kernel: str) -> None:
     want = [oracle(5, int(v), int(v)) for v in y]
     prng.xxh64_pair(5, y, y, out=y)
     assert [int(v) for v in y] == want
+
+
+def test_out_overlapping_an_input_at_an_offset(kernel: str) -> None:
+    buf = np.arange(2001, dtype=np.uint64)
+    a = buf[:-1].copy()
+    want = [oracle(int(v), 3, 4) for v in a]
+    prng.xxh64_pair(buf[:-1], 3, 4, out=buf[1:])  # out[i] is a[i + 1]
+    assert [int(v) for v in buf[1:]] == want
