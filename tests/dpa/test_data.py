@@ -227,3 +227,20 @@ def test_identical_augmented_tensors_for_any_workers() -> None:
         results.append(got)
     for other in results[1:]:
         assert all(torch.equal(results[0][i], other[i]) for i in range(24))
+
+
+def test_params_cache_keeps_to_cache_mb() -> None:
+    """cache_mb bounds the real memory of the cached dicts (it once counted only the arrays' 8 bytes a value)."""
+    import gc
+
+    import psutil
+
+    proc = psutil.Process()
+    ds = AugmentedDataset(range(200_000), CFG, cache_mb=16)
+    gc.collect()
+    before = proc.memory_info().rss
+    for i in range(200_000):
+        ds.params(i)
+    gc.collect()
+    grown = (proc.memory_info().rss - before) / 2**20
+    assert grown < 32, f"the params cache grew RSS by {grown:.0f} MiB with cache_mb=16"
