@@ -24,6 +24,10 @@ class _BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("dpa._ckernel", ["src/dpa/_ckernel.c"], optional=True)],
+    ext_modules=[
+        Extension(
+            "dpa._ckernel", ["src/dpa/_ckernel.c"], depends=["src/dpa/_xxh64.h", "src/dpa/_fmath.h"], optional=True
+        )
+    ],
     cmdclass={"build_ext": _BuildExt},
 )
