@@ -62,12 +62,13 @@ class ParamNamer:
                 )
         self._counts: dict[str, int] = {}
         self._used: set[str] = set()
-        self._by_object: dict[int, str] = {}
+        # id -> (transform, prefix); holding the transform keeps its id from being reused.
+        self._by_object: dict[int, tuple[Any, str]] = {}
 
     def prefix(self, transform: Any) -> str:
         """The prefix of ``transform``; the same object asked twice gets the same prefix."""
         if id(transform) in self._by_object:
-            return self._by_object[id(transform)]
+            return self._by_object[id(transform)][1]
         cls = type(transform).__name__
         k = self._counts.get(cls, 0) + 1
         self._counts[cls] = k
@@ -76,7 +77,7 @@ class ParamNamer:
         if chosen in self._used:
             raise ValueError(f"two transforms of the pipeline are both named {chosen!r}; names must be unique")
         self._used.add(chosen)
-        self._by_object[id(transform)] = chosen
+        self._by_object[id(transform)] = (transform, chosen)
         return chosen
 
     def _user_name(self, transform: Any, default: str) -> str:
@@ -89,5 +90,5 @@ class ParamNamer:
 
     def unused(self) -> list[Any]:
         """User names whose key matched no transform (a typo, most likely)."""
-        hits = set(self._by_object.values())
+        hits = {name for _, name in self._by_object.values()}
         return [k for k, v in self._names.items() if v not in hits]
