@@ -244,9 +244,14 @@ class _Plan:
     def torch(self, ids: Any) -> dict[str, Any]:
         import torch
 
+        from dpa import _gpu
         from dpa._draws import TorchDraws
         from dpa._prng_torch import to_signed, xxh64_rows_torch
 
+        if _gpu.triton_enabled(ids):  # one fused Triton launch; None for a kind it does not know
+            fused = _gpu.fused_batch(self, ids)
+            if fused is not None:
+                return fused
         device = ids.device
         rows = self._torch_rows.get(str(device))
         if rows is None:

@@ -1,0 +1,179 @@
+"""A config as the fused kernel's program: plain nested tuples, hashable, ``tl.constexpr``-ready.
+
+Pure Python (no triton, no torch), so it is cheap to build and testable
+anywhere. :func:`build_program` turns a generation plan's entries into one
+record per parameter::
+
+    (kind, row, n_words, (gate_draw, gate_threshold), outputs, constants)
+
+* ``kind``: one of the ``K_*`` codes below (the device function of
+  :mod:`dpa._gpu.kinds` that maps the words);
+* ``row``, ``n_words``: the parameter's first hash row and word count (its
+  words are rows ``row .. row + n_words - 1`` of the plan's row constants);
+* the gate: ``gate_draw = -1`` when ungated, else the draw index and
+  ``T(p)``; the outputs keep their values where ``draw < T(p)``;
+* ``outputs``: ``(dtype code, slot, identity)`` per flat output, where the
+  slot is the row of that dtype's output buffer and a float identity is
+  given as its IEEE bits;
+* ``constants``: the kind's constants, floats as IEEE bits (so the kernel
+  rebuilds the very doubles the specs hold; see :func:`float_bits`).
+
+The fused kernel unrolls the records at compile time: Triton compiles one
+kernel per distinct program (and caches it), while the per-(seed, epoch)
+hash row constants travel as a tensor, so a new seed or epoch never
+recompiles. A spec program of the "one definition per spec kind" work would
+arrive here as a record whose ``kind`` says "program" and whose constants
+are its op list.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from dpa.composite import ErasingSpec, PermutationSpec, ResizedCropSpec
+from dpa.specs import (
+    BernoulliSpec,
+    ChoiceSpec,
+    IntegerSpec,
+    LogUniformSpec,
+    NormalSpec,
+    TruncatedNormalSpec,
+    UniformSpec,
+    gate_threshold,
+)
+
+__all__ = [
+    "K_UNIFORM",
+    "K_LOG_UNIFORM",
+    "K_NORMAL",
+    "K_TRUNC_NORMAL",
+    "K_INTEGER",
+    "K_CHOICE",
+    "K_BERNOULLI",
+    "K_BOX",
+    "K_PERMUTATION",
+    "FLOAT",
+    "INT",
+    "BOOL",
+    "Program",
+    "build_program",
+    "float_bits",
+    "row_constants",
+]
+
+K_UNIFORM, K_LOG_UNIFORM, K_NORMAL, K_TRUNC_NORMAL, K_INTEGER, K_CHOICE, K_BERNOULLI, K_BOX, K_PERMUTATION = range(9)
+FLOAT, INT, BOOL = range(3)
+_DTYPE_CODES = {"float": FLOAT, "int": INT, "bool": BOOL}
+_MASK64 = (1 << 64) - 1
+
+
+def float_bits(x: float) -> int:
+    """The IEEE-754 binary64 bits of ``x`` as an unsigned int (``-0.0`` -> ``1 << 63``)."""
+    return struct.unpack("<Q", struct.pack("<d", float(x)))[0]
+
+
+@dataclass(frozen=True)
+class Program:
+    """A config's fused-kernel program and where its outputs land.
+
+    Attributes:
+        records: one record per parameter (module docstring), the kernel's constexpr.
+        layout: ``(output name, dtype code, slot)`` per output, in config order.
+        counts: how many outputs of each dtype code (the output buffers' row counts).
+    """
+
+    records: tuple
+    layout: tuple[tuple[str, int, int], ...]
+    counts: tuple[int, int, int]
+
+
+def _constants(spec: Any) -> tuple[int, tuple] | None:
+    """``(kind, constants)`` of a built-in spec, read off the spec itself; None for any other kind.
+
+    The exact type is matched: a subclass may override the formula, which the
+    kernel cannot know (such configs stay on the torch path, as they stay on
+    numpy instead of the C kernel).
+    """
+    t = type(spec)
+    fb = float_bits
+    if t is UniformSpec:
+        return K_UNIFORM, (fb(spec._scale), fb(spec.low))
+    if t is LogUniformSpec:
+        a, b = spec._consts
+        return K_LOG_UNIFORM, (fb(a), fb(b), fb(spec.low), fb(spec.high))
+    if t is NormalSpec:
+        return K_NORMAL, (fb(spec.mean), fb(spec.std))
+    if t is TruncatedNormalSpec:
+        fa, span, sign = spec._consts
+        return K_TRUNC_NORMAL, tuple(fb(x) for x in (fa, span, sign, spec.mean, spec.std, spec.low, spec.high))
+    if t is IntegerSpec:
+        return K_INTEGER, (spec.high - spec.low + 1, spec.low)
+    if t is ChoiceSpec:
+        is_float = not all(isinstance(v, int) for v in spec.values)
+        values = tuple(fb(v) for v in spec.values) if is_float else tuple(spec.values)
+        return K_CHOICE, (tuple(spec.thresholds), values, is_float)
+    if t is BernoulliSpec:
+        return K_BERNOULLI, (gate_threshold(spec.p),)
+    if t in (ResizedCropSpec, ErasingSpec):
+        return K_BOX, tuple(fb(x) for x in spec._consts)
+    if t is PermutationSpec:
+        n = spec.n
+        return K_PERMUTATION, (math.factorial(n), tuple(math.factorial(n - 1 - i) for i in range(n)))
+    return None
+
+
+def _identity(dtype: int, value: Any) -> int:
+    if value is None:  # an ungated spec may have none; the kernel never reads it then
+        return 0
+    return float_bits(value) if dtype == FLOAT else int(value)
+
+
+def build_program(entries: Sequence[Any], outputs: Sequence[Any]) -> Program | None:
+    """The program of a plan's entries, or None when a spec kind has no device function.
+
+    Args:
+        entries: the plan's parameters, each with ``spec``, ``names`` (its
+            flat output names), ``row0``, ``n_words``, ``gate``
+            (``(draw, threshold)`` or None) and ``identities``.
+        outputs: the config's outputs (``name``, ``dtype``) in config order.
+
+    Returns:
+        A :class:`Program`, or None if any spec is not a built-in kind.
+    """
+    slots: dict[str, tuple[int, int]] = {}
+    counts = [0, 0, 0]
+    for out in outputs:
+        code = _DTYPE_CODES[out.dtype]
+        slots[out.name] = (code, counts[code])
+        counts[code] += 1
+    records = []
+    for e in entries:
+        found = _constants(e.spec)
+        if found is None:
+            return None
+        kind, consts = found
+        gate = (-1, 0) if e.gate is None or kind == K_BERNOULLI else (e.gate[0], e.gate[1])
+        outs = tuple(
+            (slots[name][0], slots[name][1], _identity(slots[name][0], ident))
+            for name, ident in zip(e.names, e.identities)
+        )
+        records.append((kind, e.row0, e.n_words, gate, outs, consts))
+    layout = tuple((o.name, *slots[o.name]) for o in outputs)
+    return Program(tuple(records), layout, (counts[0], counts[1], counts[2]))
+
+
+def row_constants(row_c: Any, row_k2: Any) -> list[int]:
+    """The plan's per-row hash constants interleaved ``c0, k2_0, c1, k2_1, ...`` as int64 values.
+
+    The kernel reads them from an int64 tensor; uint64 values above 2**63
+    are stored as the int64 with the same bits.
+    """
+    out = []
+    for c, k2 in zip((int(x) for x in row_c.ravel()), (int(x) for x in row_k2.ravel())):
+        for v in (c, k2):
+            v &= _MASK64
+            out.append(v - (1 << 64) if v >> 63 else v)
+    return out
