@@ -29,13 +29,15 @@ import triton.language as tl
 from dpa._gpu import kinds, prims
 from dpa._gpu import program as _program
 
-__all__ = ["fused_kernel", "launch", "batch", "BLOCK", "NUM_WARPS"]
+__all__ = ["fused_kernel", "launch", "batch", "compile_for", "BLOCK", "NUM_WARPS", "COMPILE_OPTIONS"]
 
 # Ids per program instance and warps per instance. Not tuned on a device yet
 # (no GPU was lent while this was written): the kernel is bound by stores, so
 # a block only has to be large enough to keep every output's stores coalesced.
 BLOCK = 512
 NUM_WARPS = 4
+# Every launch's compile options: no multiply-add contraction (docs/SPEC.md rounds each operation).
+COMPILE_OPTIONS = {"num_warps": NUM_WARPS, "enable_fp_fusion": False}
 
 K_UNIFORM = tl.constexpr(_program.K_UNIFORM)
 K_LOG_UNIFORM = tl.constexpr(_program.K_LOG_UNIFORM)
@@ -110,6 +112,13 @@ def _record(REC: tl.constexpr, ra, rows_ptr, f_ptr, i_ptr, b_ptr, offs, mask, n)
             tl.store(b_ptr + at, vals[j], mask=mask)
 
 
+# The kernel's argument types as triton.compile takes them (for compiling ahead of a launch).
+SIGNATURE = {
+    "ids_ptr": "*i64", "rows_ptr": "*i64", "f_ptr": "*fp64", "i_ptr": "*i64", "b_ptr": "*i1", "n": "i32",
+    "PROGRAM": "constexpr", "BLOCK": "constexpr",
+}
+
+
 @triton.jit(do_not_specialize=["n"])
 def fused_kernel(ids_ptr, rows_ptr, f_ptr, i_ptr, b_ptr, n, PROGRAM: tl.constexpr, BLOCK: tl.constexpr):
     """Every output of ``PROGRAM`` for ids ``[pid * BLOCK, (pid + 1) * BLOCK)`` of ``n``.
@@ -129,6 +138,28 @@ def fused_kernel(ids_ptr, rows_ptr, f_ptr, i_ptr, b_ptr, n, PROGRAM: tl.constexp
     ra = prims.id_lane(prims.as_u64(tl.load(ids_ptr + offs, mask=mask, other=0)))
     for r in tl.static_range(len(PROGRAM)):
         _record(PROGRAM[r], ra, rows_ptr, f_ptr, i_ptr, b_ptr, offs, mask, n)
+
+
+def compile_for(prog: _program.Program, arch: int = 90, warp_size: int = 32) -> Any:
+    """Compile the kernel of ``prog`` for a CUDA architecture, ahead of any launch (no GPU needed).
+
+    With the options every launch uses. The result's ``asm`` holds the
+    ``ttir``, ``llir``, ``ptx`` and ``cubin`` texts, to inspect what a
+    device would run (tests/dpa/test_triton.py reads the PTX).
+
+    Args:
+        prog: the config's program.
+        arch: the compute capability as an int (90: H100).
+        warp_size: threads per warp.
+
+    Returns:
+        A ``triton.compiler.CompiledKernel``.
+    """
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    src = ASTSource(fn=fused_kernel, signature=SIGNATURE, constexprs={"PROGRAM": prog.records, "BLOCK": BLOCK})
+    return triton.compile(src, target=GPUTarget("cuda", arch, warp_size), options=dict(COMPILE_OPTIONS))
 
 
 def launch(prog: _program.Program, rows: torch.Tensor, ids: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -152,9 +183,7 @@ def launch(prog: _program.Program, rows: torch.Tensor, ids: torch.Tensor) -> dic
     b = torch.empty((max(nb, 1), n), dtype=torch.bool, device=dev)
     if n:
         grid = (triton.cdiv(n, BLOCK),)
-        fused_kernel[grid](
-            ids, rows, f, i, b, n, PROGRAM=prog.records, BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False
-        )
+        fused_kernel[grid](ids, rows, f, i, b, n, PROGRAM=prog.records, BLOCK=BLOCK, **COMPILE_OPTIONS)
     bufs = (f, i, b)
     return {name: bufs[code][slot] for name, code, slot in prog.layout}
 

@@ -273,7 +273,8 @@ def frexp(x):
     A subnormal ``x`` is first scaled by 2**54 (exact), as libm's frexp does.
     """
     sub = (x.to(tl.uint64, bitcast=True) >> 52) == 0
-    xs = tl.where(sub, x * f64(TWO_P54), x)
+    # Only subnormal lanes are scaled (others could overflow, harmlessly but noisily).
+    xs = tl.where(sub, tl.where(sub, x, 1.0) * f64(TWO_P54), x)
     b = xs.to(tl.uint64, bitcast=True)
     e = ((b >> 52) & 0x7FF).to(tl.int64) - tl.where(sub, 1022 + 54, 1022)
     m = ((b & 0x800FFFFFFFFFFFFF) | (1022 << 52)).to(tl.float64, bitcast=True)
@@ -358,12 +359,13 @@ def count_ge(w, T: tl.constexpr):
 @triton.jit
 def lookup(index, V: tl.constexpr, IS_FLOAT: tl.constexpr):
     """``V[index]`` for an int64 index tensor: float64 (``V`` as bits) or int64 values."""
+    # Broadcast, not 0 + V[0]: that sum would turn a -0.0 value into +0.0.
     if IS_FLOAT:
-        out = tl.zeros(index.shape, tl.float64) + f64(V[0])
+        out = tl.broadcast_to(f64(V[0]), index.shape)
         for i in tl.static_range(1, len(V)):
             out = tl.where(index == i, f64(V[i]), out)
     else:
-        out = tl.zeros(index.shape, tl.int64) + V[0]
+        out = tl.broadcast_to(tl.full([], V[0], tl.int64), index.shape)
         for i in tl.static_range(1, len(V)):
             out = tl.where(index == i, tl.full([], V[i], tl.int64), out)
     return out

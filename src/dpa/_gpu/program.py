@@ -114,7 +114,10 @@ def _constants(spec: Any) -> tuple[int, tuple] | None:
     if t is ChoiceSpec:
         is_float = not all(isinstance(v, int) for v in spec.values)
         values = tuple(fb(v) for v in spec.values) if is_float else tuple(spec.values)
-        return K_CHOICE, (tuple(spec.thresholds), values, is_float)
+        # Trailing zero weights give thresholds of 2**64, which no 64-bit word
+        # reaches: they add nothing to the count, and do not fit a uint64.
+        thresholds = tuple(x for x in spec.thresholds if x <= _MASK64)
+        return K_CHOICE, (thresholds, values, is_float)
     if t is BernoulliSpec:
         return K_BERNOULLI, (gate_threshold(spec.p),)
     if t in (ResizedCropSpec, ErasingSpec):

@@ -1,0 +1,253 @@
+"""The fused Triton path (dpa._gpu): its program, its selection, its compiled code, and its interpreter suite.
+
+Bit-exactness on every kind and branch is checked by running the kernel in
+Triton's interpreter (tests/dpa/test_triton_interpreter.py, started here in
+its own process). What the interpreter cannot show, the instructions a GPU
+would run, is checked on the PTX of the kernel compiled ahead of time for an
+H100 (sm_90), which needs no GPU. On a machine with CUDA the kernel is also
+run on the device against the CPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import dpa
+from dpa._gpu import program, triton_enabled
+from dpa.config import AugmentationConfig
+from dpa.generate import _Plan
+from dpa.specs import UniformSpec
+from tests.conftest import requires_torch
+from tests.dpa.test_ckernel import EVERY_BRANCH
+
+HAS_TRITON = importlib.util.find_spec("triton") is not None
+requires_triton = pytest.mark.skipif(not HAS_TRITON, reason="triton is not installed (a CPU-only torch build)")
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ONE_OF_EACH = {
+    "u": {"kind": "uniform", "low": -1.0, "high": 2.0, "p": 0.5, "identity": -0.0},
+    "lu": {"kind": "log_uniform", "low": 0.01, "high": 100.0},
+    "n": {"kind": "normal", "mean": 0.0, "std": 1.0},
+    "tn": {"kind": "truncated_normal", "mean": 0.0, "std": 1.0, "low": 3.0, "high": 29.0},
+    "i": {"kind": "integer", "low": -5, "high": 10, "p": 0.5, "identity": -1},
+    "c": {"kind": "choice", "values": [0.5, -0.0, 2.0], "weights": [1.0, 0.0, 2.0]},
+    "b": {"kind": "bernoulli", "p": 0.25},
+    "crop": {"kind": "resized_crop"},
+    "perm": {"kind": "permutation", "n": 5},
+}
+
+
+def _program_of(cfg: AugmentationConfig) -> program.Program | None:
+    plan = _Plan(cfg, 0, 0, compiled=False)
+    return program.build_program(plan.entries, cfg.outputs)
+
+
+# ---------------------------------------------------------------- the program (pure Python)
+
+
+def test_program_layout_follows_the_config() -> None:
+    cfg = AugmentationConfig(EVERY_BRANCH)
+    prog = _program_of(cfg)
+    assert prog is not None
+    assert [name for name, _, _ in prog.layout] == list(cfg.output_names)
+    codes = {"float": program.FLOAT, "int": program.INT, "bool": program.BOOL}
+    for (name, code, slot), out in zip(prog.layout, cfg.outputs):
+        assert code == codes[out.dtype], name
+    for code in range(3):  # slots of one dtype are 0, 1, 2, ... in config order
+        assert [slot for _, c, slot in prog.layout if c == code] == list(range(prog.counts[code]))
+    assert len(prog.records) == len(cfg)
+    hash(prog.records)  # a valid tl.constexpr: hashable plain data
+
+
+@pytest.mark.parametrize(
+    "spec, kind, gate, consts",
+    [
+        # (spec dict, kind code, gate, constants): floats travel as their IEEE bits.
+        ({"kind": "uniform", "low": -0.0, "high": 0.0, "p": 0.5, "identity": -0.0}, program.K_UNIFORM, (1, 2**31),
+         (0, 1 << 63)),
+        ({"kind": "bernoulli", "p": 0.25}, program.K_BERNOULLI, (-1, 0), (2**30,)),
+        ({"kind": "integer", "low": -(2**62), "high": -(2**62) + 2**32 - 1}, program.K_INTEGER, (-1, 0),
+         (2**32, -(2**62))),
+        ({"kind": "permutation", "n": 4, "p": 0.75}, program.K_PERMUTATION, (2, 3 << 30), (24, (6, 2, 1, 1))),
+        ({"kind": "choice", "values": [1, 2, 3], "weights": [1.0, 1.0, 0.0]}, program.K_CHOICE, (-1, 0),
+         ((2**63,), (1, 2, 3), False)),
+    ],
+)
+def test_program_records(spec: dict, kind: int, gate: tuple, consts: tuple) -> None:
+    prog = _program_of(AugmentationConfig({"x": spec}))
+    (record,) = prog.records
+    assert record[0] == kind and record[3] == gate and record[5] == consts
+
+
+def test_identities_and_zero_signs_survive() -> None:
+    prog = _program_of(AugmentationConfig({"u": {"kind": "uniform", "low": 0, "high": 1, "p": 0.1, "identity": -0.0}}))
+    (record,) = prog.records
+    assert record[4] == ((program.FLOAT, 0, program.float_bits(-0.0)),)
+    assert program.float_bits(-0.0) == 1 << 63
+
+
+def test_a_kind_without_device_function_has_no_program() -> None:
+    class _Shifted(UniformSpec):  # a subclass may change the formula: only exact built-in types qualify
+        kind = "test_triton_shifted"
+
+    spec = _Shifted(low=0.0, high=1.0)
+    cfg = AugmentationConfig({"a": spec, "b": {"kind": "bernoulli"}})
+    assert _program_of(cfg) is None
+
+
+def test_row_constants_are_int64_bits() -> None:
+    plan = _Plan(dpa.get_preset("mild"), 2**64 - 1, 7, compiled=False)
+    rows = program.row_constants(plan.row_c, plan.row_k2)
+    assert len(rows) == 2 * plan.n_rows
+    assert all(-(2**63) <= v < 2**63 for v in rows)
+    assert [v & (2**64 - 1) for v in rows[0::2]] == [int(x) for x in plan.row_c.ravel()]
+    assert [v & (2**64 - 1) for v in rows[1::2]] == [int(x) for x in plan.row_k2.ravel()]
+
+
+# ---------------------------------------------------------------- selection
+
+
+def test_import_dpa_imports_neither_triton_nor_torch() -> None:
+    code = (
+        "import sys, dpa\n"
+        "dpa.gen_augmentation_batch(range(5), dpa.get_preset('moderate'))\n"
+        "bad = [m for m in ('triton', 'torch', 'dpa._gpu', 'dpa._gpu.fused') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@requires_torch
+def test_selection_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    ids = torch.arange(4)
+    for name in ("DPA_TRITON", "DPA_DISABLE_TRITON", "TRITON_INTERPRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert not triton_enabled(ids)  # off by default until checked on a GPU
+    monkeypatch.setenv("DPA_TRITON", "1")
+    assert not triton_enabled(ids)  # a CPU tensor, outside the interpreter
+    monkeypatch.setenv("TRITON_INTERPRET", "1")
+    assert triton_enabled(ids) == HAS_TRITON
+    for value in ("1", "true", "YES", "on"):
+        monkeypatch.setenv("DPA_DISABLE_TRITON", value)
+        assert not triton_enabled(ids)
+    monkeypatch.setenv("DPA_DISABLE_TRITON", "0")
+    assert triton_enabled(ids) == HAS_TRITON
+
+
+@requires_torch
+def test_the_torch_path_serves_when_the_kernel_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setenv("DPA_TRITON", "1")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    plan = _Plan(dpa.get_preset("mild"), 4, 0)
+    ids = np.arange(50, dtype=np.uint64)
+    got = plan.torch(torch.from_numpy(ids.view(np.int64).copy()))
+    if "dpa._gpu.fused" in sys.modules:
+        assert plan not in sys.modules["dpa._gpu.fused"]._PLANS
+    want = plan.numpy(ids)
+    for name in want:
+        np.testing.assert_array_equal(got[name].numpy(), want[name])
+
+
+# ---------------------------------------------------------------- the compiled code (no GPU needed)
+
+
+@requires_triton
+def test_constant_tables_are_fmath_doubles() -> None:
+    from dpa import fmath
+    from dpa._gpu import prims
+
+    tables = {"EXP_C": fmath._EXP_COEF, "LOG_C": fmath._LOG_COEF, "ND_A": fmath._A, "ND_B": fmath._B,
+              "ND_C": fmath._C, "ND_D": fmath._D, "ND_E": fmath._E, "ND_F": fmath._F}
+    for name, coef in tables.items():
+        assert tuple(getattr(prims, name).value) == tuple(program.float_bits(c) for c in coef), name
+    for name in ("LN2_HI", "LN2_LO", "INV_LN2", "SQRT_HALF"):
+        assert getattr(prims, name).value == program.float_bits(getattr(fmath, name)), name
+
+
+def _ptx_ops(ptx: str) -> set[str]:
+    return set(re.findall(r"^\s*(?:@!?%p\d+\s+)?([a-z]+(?:\.[a-z0-9]+)+)", ptx, re.M))
+
+
+@requires_triton
+def test_compiled_kernel_rounds_every_float64_operation() -> None:
+    """The H100 build: no fused multiply-add, IEEE division and square root, no flush to zero."""
+    from dpa._gpu import fused
+
+    ops = _ptx_ops(fused.compile_for(_program_of(AugmentationConfig(ONE_OF_EACH))).asm["ptx"])
+    f64 = {op for op in ops if op.endswith(".f64")}
+    assert {"div.rn.f64", "sqrt.rn.f64", "mul.rn.f64", "add.rn.f64", "cvt.rmi.f64.f64"} <= f64, sorted(f64)
+    assert not [op for op in f64 if op.startswith(("fma", "mad"))], sorted(f64)
+    assert not [op for op in f64 if ".approx" in op or ".ftz" in op or ".full" in op], sorted(f64)
+
+
+@requires_triton
+def test_contraction_would_show_in_the_ptx() -> None:
+    """The check above can fail: with fusion allowed, the uniform's d * scale + low becomes an fma."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from dpa._gpu import fused
+
+    prog = _program_of(AugmentationConfig({"u": {"kind": "uniform", "low": -1.0, "high": 2.0}}))
+    kernel = fused.compile_for(prog)
+    src = ASTSource(fn=fused.fused_kernel, signature=fused.SIGNATURE, constexprs={"PROGRAM": prog.records, "BLOCK": fused.BLOCK})
+    fusing = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": True})
+    assert "fma.rn.f64" in _ptx_ops(fusing.asm["ptx"])
+    assert "fma.rn.f64" not in _ptx_ops(kernel.asm["ptx"])
+
+
+# ---------------------------------------------------------------- the interpreter suite, in its own process
+
+
+@requires_torch
+@requires_triton
+def test_interpreter_suite() -> None:
+    """tests/dpa/test_triton_interpreter.py under TRITON_INTERPRET=1: bit-exact on every kind and branch."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DPA_DISABLE_TRITON", "PYTEST_ADDOPTS")}
+    env.update(TRITON_INTERPRET="1", DPA_TRITON="1")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/dpa/test_triton_interpreter.py"]
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    tail = (run.stdout + run.stderr)[-6000:]
+    assert run.returncode == 0, tail
+    assert re.search(r"\b\d+ passed\b", run.stdout) and "skipped" not in run.stdout, tail
+
+
+# ---------------------------------------------------------------- on a GPU, where there is one
+
+
+@requires_torch
+@requires_triton
+def test_fused_kernel_on_cuda_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device (the interpreter suite covers the kernel's logic)")
+    from dpa._gpu import fused
+    from dpa.generate import _plan
+    from tests.dpa.test_triton_interpreter import EDGES
+
+    monkeypatch.setenv("DPA_TRITON", "1")
+    monkeypatch.delenv("DPA_DISABLE_TRITON", raising=False)
+    rng = np.random.default_rng(1)
+    ids = np.concatenate([np.arange(100_000, dtype=np.uint64), rng.integers(0, 2**64, 100_000, dtype=np.uint64),
+                          np.array([2**63, 2**64 - 1], dtype=np.uint64)])
+    configs = [dpa.get_preset(p) for p in dpa.preset_names()] + [AugmentationConfig(EVERY_BRANCH), AugmentationConfig(EDGES)]
+    for cfg in configs:
+        for seed, epoch in [(0, 0), (2**64 - 1, 2**32 - 1)]:
+            got = dpa.gen_augmentation_batch(ids, cfg, seed=seed, epoch=epoch, backend="torch", device="cuda")
+            assert _plan(cfg, seed, epoch) in fused._PLANS  # the fused kernel ran
+            want = _Plan(cfg, seed, epoch, compiled=False).numpy(ids)
+            for name in want:
+                np.testing.assert_array_equal(got[name].cpu().numpy().view(np.uint8), want[name].view(np.uint8), err_msg=name)

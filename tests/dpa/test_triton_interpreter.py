@@ -1,0 +1,320 @@
+"""The fused Triton kernel (dpa._gpu), run by Triton's interpreter on CPU tensors, bit for bit the CPU paths.
+
+Triton decides between compiling and interpreting when a function is
+decorated, from ``TRITON_INTERPRET`` in the environment, so this module runs
+in its own process: tests/dpa/test_triton.py starts it with
+``TRITON_INTERPRET=1 DPA_TRITON=1`` (or run it so yourself). In a process
+without the interpreter it skips as a whole.
+
+The interpreter executes the kernel's Triton operations with numpy, so these
+tests check the kernel's logic (order of operations, integer widths, shifts,
+masks, tails) on every kind and branch; the compiled code's instruction
+choices (no fused multiply-add, IEEE division and square root) are checked
+on its PTX by test_triton.py.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+if os.environ.get("TRITON_INTERPRET", "") != "1":
+    pytest.skip(
+        "runs in its own process under TRITON_INTERPRET=1 (tests/dpa/test_triton.py::test_interpreter_suite)",
+        allow_module_level=True,
+    )
+torch = pytest.importorskip("torch")
+triton = pytest.importorskip("triton")
+
+import json  # noqa: E402
+import math  # noqa: E402
+import pathlib  # noqa: E402
+
+import triton.language as tl  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import dpa  # noqa: E402
+from dpa import _ops, fmath  # noqa: E402
+from dpa._gpu import fused, prims  # noqa: E402
+from dpa.config import AugmentationConfig  # noqa: E402
+from dpa.generate import _Plan  # noqa: E402
+from dpa.specs import UniformSpec, register_spec  # noqa: E402
+from tests.dpa.test_ckernel import EVERY_BRANCH, SEEDS_EPOCHS, spec_dicts  # noqa: E402
+
+VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors"
+EDGE_IDS = np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1], dtype=np.uint64)
+
+# Corners the presets and EVERY_BRANCH do not reach.
+EDGES = {
+    # Choice: zero weights first and in a row (equal thresholds); float values with a signed zero.
+    "c_zero": {"kind": "choice", "values": [10, 20, 30, 40, 50, 60], "weights": [0.0, 1.0, 0.0, 0.0, 2.5, 1.0]},
+    "c_float": {"kind": "choice", "values": [-0.0, 1e-308, 1.5e308, -2.5], "weights": [1.0, 0.0, 3.0, 1e-9]},
+    "c_one": {"kind": "choice", "values": [-(2**63)], "p": 0.5, "identity": 2**63 - 1},
+    # Integers: the full 2**32 span at the bounds, a single value.
+    "i_low": {"kind": "integer", "low": -(2**62), "high": -(2**62) + 2**32 - 1},
+    "i_high": {"kind": "integer", "low": 2**62 - 2**32 + 1, "high": 2**62},
+    "i_point": {"kind": "integer", "low": -7, "high": -7, "p": 0.3, "identity": 0},
+    # log_uniform across exp's whole range: subnormal results, k = 1024, a point.
+    "lu_all": {"kind": "log_uniform", "low": 5e-324, "high": 1.7976931348623157e308},
+    "lu_top": {"kind": "log_uniform", "low": 1e300, "high": 1.7976931348623157e308},
+    "lu_sub": {"kind": "log_uniform", "low": 5e-324, "high": 1e-310},
+    "lu_point": {"kind": "log_uniform", "low": 2.5, "high": 2.5},
+    # Truncated normal: both far tails (mirrored and not), a narrow window, the centre.
+    "tn_hi": {"kind": "truncated_normal", "mean": 1.0, "std": 2.0, "low": 60.0, "high": 61.0},
+    "tn_lo": {"kind": "truncated_normal", "mean": 0.0, "std": 1.0, "low": -30.0, "high": -29.0},
+    "tn_narrow": {"kind": "truncated_normal", "mean": 0.0, "std": 1e-3, "low": 1e-9, "high": 2e-9},
+    "tn_mid": {"kind": "truncated_normal", "mean": -0.0, "std": 1.0, "low": -0.5, "high": 0.5, "p": 0.5, "identity": -0.0},
+    # Normal with std 0 and a negative-zero mean; signed-zero identities; gates at both ends.
+    "n_zero": {"kind": "normal", "mean": -0.0, "std": 0.0, "p": 1e-9, "identity": 1.0},
+    "u_neg0": {"kind": "uniform", "low": -1.0, "high": 1.0, "p": 0.5, "identity": -0.0},
+    "u_open": {"kind": "uniform", "low": 0.0, "high": 1e-300, "p": 0.9999999999, "identity": 5.0},
+    "b_half": {"kind": "bernoulli", "p": 0.5},
+    "b_tiny": {"kind": "bernoulli", "p": 1e-9},
+    # Boxes with extreme ratios and scales.
+    "box_small": {"kind": "resized_crop", "scale": [1e-12, 1e-6], "ratio": [5e-324, 1.7976931348623157e308]},
+    "box_full": {"kind": "erasing", "scale": [1.0, 1.0], "ratio": [1.0, 1.0], "p": 0.25},
+    # Every permutation size, gated and not.
+    **{f"perm{n}": {"kind": "permutation", "n": n, **({"p": 0.7} if n % 2 else {})} for n in range(2, 13)},
+}
+
+
+def as_tensor(ids: np.ndarray):
+    return torch.from_numpy(np.ascontiguousarray(ids).view(np.int64).copy())
+
+
+def ids_under_test(n_random: int = 400, n_seq: int = 600) -> np.ndarray:
+    rand = np.random.default_rng(17).integers(0, 2**64, size=n_random, dtype=np.uint64)
+    return np.concatenate([EDGE_IDS, np.arange(n_seq, dtype=np.uint64), rand])
+
+
+def fused_values(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray) -> dict:
+    out = fused.batch(_Plan(cfg, seed, epoch, compiled=False), as_tensor(ids))
+    assert out is not None
+    return out
+
+
+def assert_fused_equals_cpu(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray, n_scalar: int = 12) -> None:
+    """The kernel against the numpy path, the C kernel where built, and the scalar path, bit for bit."""
+    got = fused_values(cfg, seed, epoch, ids)
+    plans = [_Plan(cfg, seed, epoch, compiled=False), _Plan(cfg, seed, epoch)]
+    for plan in plans:
+        want = plan.numpy(ids)
+        assert list(got) == list(want)
+        for name, values in want.items():
+            g = got[name].numpy()
+            assert g.dtype == values.dtype, name
+            # Compare bits: == would let -0.0 pass for 0.0.
+            np.testing.assert_array_equal(g.view(np.uint8), values.view(np.uint8), err_msg=f"{name} seed={seed} epoch={epoch}")
+    for k in range(min(n_scalar, len(ids))):
+        scalar = dpa.gen_augmentation_params(int(ids[k]), cfg, seed=seed, epoch=epoch)
+        for name, value in scalar.items():
+            g = got[name][k].item()
+            assert type(g) is type(value) and (g == value) and math.copysign(1, g) == math.copysign(1, value), name
+
+
+@pytest.mark.parametrize("seed, epoch", SEEDS_EPOCHS)
+def test_every_kind_and_branch(seed: int, epoch: int) -> None:
+    assert_fused_equals_cpu(AugmentationConfig(EVERY_BRANCH), seed, epoch, ids_under_test())
+
+
+def test_edges_of_every_kind() -> None:
+    assert_fused_equals_cpu(AugmentationConfig(EDGES), 7, 2**32 - 1, ids_under_test(300, 212))
+
+
+def test_corners_the_cpu_paths_trip_on() -> None:
+    """Configs on which some CPU path raises: the kernel gives the values of the paths that do not.
+
+    A choice whose last weight is 0 has a threshold of 2**64 (the C and numpy
+    paths raise OverflowError building it; the pure-Python scalar path
+    works). A box whose area underflows (scale 1e-300) divides by a zero
+    width (the pure-Python scalar path raises ZeroDivisionError; numpy gives
+    w = 0, h = 1 with a warning, as does the C kernel).
+    """
+    ids = ids_under_test(40, 20)
+    cfg = AugmentationConfig({"c": {"kind": "choice", "values": [1, 2, 3, 4], "weights": [1.0, 0.0, 2.0, 0.0]}})
+    got = fused_values(cfg, 3, 4, ids)["c"].tolist()
+    pure = _Plan(cfg, 3, 4, compiled=False)
+    assert got == [pure.scalar(int(i))["c"] for i in ids]
+    assert set(got) == {1, 3}
+    tiny = {"kind": "resized_crop", "scale": [1e-300, 1e-300], "ratio": [5e-324, 1.7976931348623157e308]}
+    cfg = AugmentationConfig({"box": tiny})
+    with np.errstate(divide="ignore"):
+        got = fused_values(cfg, 3, 4, ids)
+        want = _Plan(cfg, 3, 4, compiled=False).numpy(ids)
+    for name in want:
+        np.testing.assert_array_equal(got[name].numpy().view(np.uint64), want[name].view(np.uint64), err_msg=name)
+
+
+@pytest.mark.parametrize("preset", dpa.preset_names())
+def test_golden_vectors(preset: str) -> None:
+    data = json.loads((VECTORS / f"preset_{preset}.json").read_text())
+    cfg = dpa.get_preset(preset)
+    assert data["config"] == cfg.to_dict()
+    ids = np.array([int(i) for i in data["ids"]], dtype=np.uint64)
+    for case in data["cases"]:
+        got = fused_values(cfg, int(case["seed"]), case["epoch"], ids)
+        assert list(got) == list(case["params"])
+        for name, expected in case["params"].items():
+            assert got[name].tolist() == expected, f"{preset} {name} seed={case['seed']} epoch={case['epoch']}"
+
+
+@pytest.mark.parametrize("n", [0, 1, fused.BLOCK - 1, fused.BLOCK, fused.BLOCK + 1])
+def test_batch_sizes_and_tails(n: int) -> None:
+    cfg = dpa.get_preset("aggressive")
+    ids = np.arange(2**64 - n, 2**64, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
+    got = fused_values(cfg, 1, 2, ids)
+    want = _Plan(cfg, 1, 2).numpy(ids)
+    for name in want:
+        assert got[name].shape == (n,) and got[name].numpy().dtype == want[name].dtype
+        np.testing.assert_array_equal(got[name].numpy(), want[name])
+
+
+def test_strided_ids() -> None:
+    cfg = dpa.get_preset("moderate")
+    ids = ids_under_test(100, 100)
+    strided = as_tensor(ids)[::3]
+    assert not strided.is_contiguous()
+    got = fused.batch(_Plan(cfg, 5, 0), strided)
+    want = _Plan(cfg, 5, 0).numpy(ids[::3])
+    for name in want:
+        np.testing.assert_array_equal(got[name].numpy(), want[name])
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), spec_dicts(), min_size=1, max_size=5),
+    st.integers(0, 2**64 - 1),
+    st.integers(0, 2**32 - 1),
+)
+def test_random_configs(specs: dict, seed: int, epoch: int) -> None:
+    try:
+        cfg = AugmentationConfig(specs)
+    except ValueError:  # two composites whose flat names collide
+        return
+    assert_fused_equals_cpu(cfg, seed, epoch, ids_under_test(100, 50), n_scalar=3)
+
+
+# ---------------------------------------------------------------- the building blocks alone
+
+
+@triton.jit
+def _unary_kernel(x_ptr, out_ptr, n, FN: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=1.0)
+    if FN == "exp":
+        y = prims.exp(x)
+    elif FN == "log":
+        y = prims.log(x)
+    elif FN == "ndtri":
+        y = prims.ndtri(x)
+    else:
+        y = prims.sqrt(x)
+    tl.store(out_ptr + offs, y, mask=mask)
+
+
+def _run_unary(fn: str, x: np.ndarray) -> np.ndarray:
+    out = torch.empty(len(x), dtype=torch.float64)
+    _unary_kernel[(triton.cdiv(len(x), 1024),)](torch.from_numpy(x.copy()), out, len(x), FN=fn, BLOCK=1024)
+    return out.numpy()
+
+
+def _float_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(5)
+    tiny = np.array([5e-324, 1e-323, 2.2250738585072014e-308, 2.225073858507201e-308, 1e-310])
+    huge = np.array([1.7976931348623157e308, 1e308, 8.98846567431158e307])
+    return {
+        # exp's arguments reach log(5e-324) ~ -744.44 .. log(DBL_MAX) ~ 709.78 (k from -1075 to 1024).
+        "exp": np.concatenate(
+            [np.linspace(-745.0, 709.78, 3001), [-744.44, -708.4, -745.1332, 709.782712893384, 0.0, -0.0],
+             fmath.log(np.concatenate([tiny, huge]), _ops.NP)]
+        ),
+        "log": np.concatenate([tiny, huge, np.exp(np.linspace(-700, 700, 1001)), rng.uniform(1e-3, 10, 1000)]),
+        "ndtri": np.concatenate(
+            [(np.arange(0, 2**32, 2**22, dtype=np.float64) + 0.5) * 2.0**-32,
+             [2.0**-33, 1 - 2.0**-33, 1e-300, 4.9e-198, 0.075, 0.925, 0.5, 0.5 - 2**-40]]
+        ),
+        "sqrt": np.concatenate([tiny, huge, rng.uniform(0, 4, 1000), [0.0, 1.0, 2.0]]),
+    }
+
+
+@pytest.mark.parametrize("fn", ["exp", "log", "ndtri", "sqrt"])
+def test_float_primitives_equal_fmath(fn: str) -> None:
+    x = _float_inputs()[fn]
+    want = getattr(fmath, fn)(x, _ops.NP)
+    got = _run_unary(fn, x)
+    np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64), err_msg=fn)
+    for v in x[:: max(1, len(x) // 40)]:  # and the scalar (Python float) path
+        assert _run_unary(fn, np.array([v]))[0] == getattr(fmath, fn)(float(v))
+
+
+@triton.jit
+def _int_kernel(w_ptr, out_ptr, n, N: tl.constexpr, T: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    w = prims.as_u64(tl.load(w_ptr + offs, mask=mask, other=0))
+    tl.store(out_ptr + offs, prims.mulhi(w, N).to(tl.int64, bitcast=True), mask=mask)
+    tl.store(out_ptr + n + offs, prims.count_ge(w, T), mask=mask)
+
+
+@pytest.mark.parametrize("n_range", [1, 2, 3, 479001600, 2**32 - 1, 2**32])
+def test_mulhi_and_unsigned_counts(n_range: int) -> None:
+    words = np.concatenate(
+        [np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1], dtype=np.uint64),
+         np.random.default_rng(9).integers(0, 2**64, 500, dtype=np.uint64)]
+    )
+    thresholds = (0, 1, 2**32, 2**63 - 1, 2**63, 2**63, 2**64 - 1)
+    out = torch.empty(2 * len(words), dtype=torch.int64)
+    _int_kernel[(1,)](as_tensor(words), out, len(words), N=n_range, T=thresholds, BLOCK=1024)
+    got = out.numpy()
+    assert got[: len(words)].tolist() == [int(w) * n_range >> 64 for w in words]
+    assert got[len(words) :].tolist() == [sum(int(w) >= t for t in thresholds) for w in words]
+
+
+# ---------------------------------------------------------------- the hook in _Plan.torch
+
+
+def test_plan_torch_runs_the_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = dpa.get_preset("mild")
+    ids = ids_under_test(50, 50)
+    plan = _Plan(cfg, 11, 1)
+    monkeypatch.setenv("DPA_TRITON", "1")
+    got = plan.torch(as_tensor(ids))
+    assert plan in fused._PLANS
+    want = plan.numpy(ids)
+    for name in want:
+        np.testing.assert_array_equal(got[name].numpy(), want[name])
+
+
+def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = _Plan(dpa.get_preset("mild"), 12, 1)
+    monkeypatch.setenv("DPA_TRITON", "1")
+    monkeypatch.setenv("DPA_DISABLE_TRITON", "1")
+    got = plan.torch(as_tensor(np.arange(20, dtype=np.uint64)))
+    assert plan not in fused._PLANS
+    assert got["rotation"].tolist() == plan.numpy(np.arange(20, dtype=np.uint64))["rotation"].tolist()
+
+
+def test_unknown_kind_falls_back_to_the_torch_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    @register_spec
+    class _TripledUniform(UniformSpec):
+        kind = "test_tripled_uniform"
+
+        def scalar_values(self, words):
+            return (3 * super().scalar_values(words)[0],)
+
+        def array_values(self, draws, ops):
+            return [3 * super().array_values(draws, ops)[0]]
+
+    cfg = AugmentationConfig({"a": {"kind": "test_tripled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "normal", "mean": 0, "std": 1}})
+    plan = _Plan(cfg, 0, 0)
+    ids = np.arange(30, dtype=np.uint64)
+    assert fused.batch(plan, as_tensor(ids)) is None
+    monkeypatch.setenv("DPA_TRITON", "1")
+    got = plan.torch(as_tensor(ids))
+    want = plan.numpy(ids)
+    for name in want:
+        np.testing.assert_array_equal(got[name].numpy(), want[name])
