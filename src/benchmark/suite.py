@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from dpa.benchmark.gpu import gpu_cases
 from dpa.benchmark.metrics import BenchmarkMetrics
 from dpa.benchmark.peers import available_peers
 from dpa.benchmark.runner import BenchmarkConfig, BenchmarkRunner
@@ -60,6 +61,7 @@ def run_suite(
     case("kernel xxh64_pair (digests/s)", lambda: runner.benchmark_kernel(max(samples, 1 << 20)))
     for p in presets:
         case(f"batch {p}", lambda p=p: runner.benchmark_generation(samples, dpa.get_preset(p)))
+    gpu_ratios = gpu_cases(case, runner, presets, samples, main) if str(config.device).startswith("cuda") else {}
     scalar = case("scalar moderate", lambda: runner.benchmark_scalar(max(samples // 50, 100), main))
     if config.backend == "numpy":
         for cs in chunk_sizes:
@@ -85,4 +87,4 @@ def run_suite(
             peer = r.name[5:]
             mine = scalar if peer in _PER_SAMPLE_DIVISOR else batch
             ratios[f"{mine.name} / {peer}"] = mine.throughput_samples_per_second / r.throughput_samples_per_second
-    return SuiteResult(results, ratios)
+    return SuiteResult(results, {**ratios, **gpu_ratios})

@@ -184,8 +184,8 @@ def launch(prog: _program.Program, rows: torch.Tensor, ids: torch.Tensor) -> dic
     if n:
         grid = (triton.cdiv(n, BLOCK),)
         fused_kernel[grid](ids, rows, f, i, b, n, PROGRAM=prog.records, BLOCK=BLOCK, **COMPILE_OPTIONS)
-    bufs = (f, i, b)
-    return {name: bufs[code][slot] for name, code, slot in prog.layout}
+    rows_of = (f.unbind(0), i.unbind(0), b.unbind(0))  # one call per buffer: indexing rows one by one costs more
+    return {name: rows_of[code][slot] for name, code, slot in prog.layout}
 
 
 # Per plan (weakly held, so it goes with the plan): the program, and the row
