@@ -49,6 +49,58 @@ def _program_of(cfg: AugmentationConfig) -> program.Program | None:
     return program.build_program(plan.entries, cfg.outputs)
 
 
+def _kind_as_ops(kind: int, c: tuple) -> tuple[list, list]:
+    """A built-in kind written as a spec program over the primitives (SPEC section 5, op by op)."""
+    P = program
+    one = program.float_bits(1.0)
+    if kind == P.K_UNIFORM:
+        return [(P.O_DRAW, 0), (P.O_AFFINE, 0, c[0], c[1])], [1]
+    if kind == P.K_LOG_UNIFORM:
+        a, b, low, high = c
+        ops = [(P.O_DRAW, 0), (P.O_AFFINE, 0, b, a), (P.O_EXP, 1), (P.O_CONST, high), (P.O_MIN, 2, 3),
+               (P.O_CONST, low), (P.O_MAX, 4, 5)]
+        return ops, [6]
+    if kind == P.K_NORMAL:
+        mean, std = c
+        ops = [(P.O_DRAW, 0), (P.O_OPEN_UNIT, 0), (P.O_NDTRI, 1), (P.O_CONST, std), (P.O_MUL, 3, 2),
+               (P.O_CONST, mean), (P.O_ADD, 5, 4)]
+        return ops, [6]
+    if kind == P.K_TRUNC_NORMAL:
+        fa, span, sign, mean, std, low, high = c
+        ops = [(P.O_DRAW, 0), (P.O_OPEN_UNIT, 0), (P.O_CONST, span), (P.O_MUL, 1, 2), (P.O_CONST, fa),
+               (P.O_ADD, 4, 3), (P.O_NDTRI, 5), (P.O_CONST, sign), (P.O_MUL, 6, 7), (P.O_CONST, std),
+               (P.O_MUL, 9, 8), (P.O_CONST, mean), (P.O_ADD, 11, 10), (P.O_CONST, high), (P.O_MIN, 12, 13),
+               (P.O_CONST, low), (P.O_MAX, 14, 15)]
+        return ops, [16]
+    if kind == P.K_INTEGER:
+        return [(P.O_WORD, 0), (P.O_MULHI, 0, c[0]), (P.O_IADD, 1, c[1])], [2]
+    if kind == P.K_CHOICE:
+        return [(P.O_WORD, 0), (P.O_COUNT_GE, 0, c[0]), (P.O_LOOKUP, 1, c[1], c[2])], [2]
+    if kind == P.K_BERNOULLI:
+        return [(P.O_DRAW, 0), (P.O_BELOW, 0, c[0])], [1]
+    if kind == P.K_BOX:
+        s0, ss, r0, rs = c
+        ops = [(P.O_DRAW, 0), (P.O_AFFINE, 0, ss, s0), (P.O_DRAW, 1), (P.O_AFFINE, 2, rs, r0), (P.O_EXP, 3),
+               (P.O_MAX, 4, 1), (P.O_CONST, one), (P.O_DIV, 6, 1), (P.O_MIN, 5, 7), (P.O_MUL, 1, 8), (P.O_SQRT, 9),
+               (P.O_MIN, 10, 6), (P.O_DIV, 1, 11), (P.O_MIN, 12, 6), (P.O_DRAW, 2), (P.O_UNIT, 14), (P.O_SUB, 6, 11),
+               (P.O_MUL, 15, 16), (P.O_DRAW, 3), (P.O_UNIT, 18), (P.O_SUB, 6, 13), (P.O_MUL, 19, 20)]
+        return ops, [17, 21, 11, 13]
+    assert kind == P.K_PERMUTATION
+    n = len(c[1])
+    return [(P.O_WORD, 0), (P.O_MULHI, 0, c[0]), (P.O_LEHMER, 1, c[1])] + [(P.O_PICK, 2, j) for j in range(n)], list(
+        range(3, 3 + n)
+    )
+
+
+def as_op_programs(prog: program.Program) -> program.Program:
+    """``prog`` with every record's kind replaced by the same formula as a K_PROGRAM spec program."""
+    records = tuple(
+        (program.K_PROGRAM, row, nw, gate, outs, program.op_program(*_kind_as_ops(kind, consts)))
+        for kind, row, nw, gate, outs, consts in prog.records
+    )
+    return program.Program(records, prog.layout, prog.counts)
+
+
 # ---------------------------------------------------------------- the program (pure Python)
 
 
@@ -100,6 +152,27 @@ def test_a_kind_without_device_function_has_no_program() -> None:
     spec = _Shifted(low=0.0, high=1.0)
     cfg = AugmentationConfig({"a": spec, "b": {"kind": "bernoulli"}})
     assert _program_of(cfg) is None
+
+
+@pytest.mark.parametrize(
+    "ops, outputs, message",
+    [
+        ([(99, 0)], [0], "unknown op code 99"),
+        ([(program.O_DRAW, 0), (program.O_EXP,)], [1], "code 12 takes 1 operand"),
+        ([(program.O_DRAW, 0), (program.O_ADD, 0, 1)], [1], "operand 2 must be a register in \\[0, 1\\)"),
+        ([(program.O_DRAW, 0)], [], "outputs must be registers"),
+        ([(program.O_DRAW, 0)], [1], "outputs must be registers in \\[0, 1\\)"),
+    ],
+)
+def test_op_program_refuses_malformed_programs(ops: list, outputs: list, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        program.op_program(ops, outputs)
+
+
+def test_every_kind_lowers_to_a_valid_op_program() -> None:
+    prog = as_op_programs(_program_of(AugmentationConfig(ONE_OF_EACH)))
+    assert {r[0] for r in prog.records} == {program.K_PROGRAM}
+    hash(prog.records)
 
 
 def test_row_constants_are_int64_bits() -> None:
@@ -189,6 +262,16 @@ def test_compiled_kernel_rounds_every_float64_operation() -> None:
     assert {"div.rn.f64", "sqrt.rn.f64", "mul.rn.f64", "add.rn.f64", "cvt.rmi.f64.f64"} <= f64, sorted(f64)
     assert not [op for op in f64 if op.startswith(("fma", "mad"))], sorted(f64)
     assert not [op for op in f64 if ".approx" in op or ".ftz" in op or ".full" in op], sorted(f64)
+
+
+@requires_triton
+def test_compiled_spec_programs_round_every_float64_operation() -> None:
+    """The spec-program walker compiles to the same kind of code: every kind as ops, no fma."""
+    from dpa._gpu import fused
+
+    ops = _ptx_ops(fused.compile_for(as_op_programs(_program_of(AugmentationConfig(ONE_OF_EACH)))).asm["ptx"])
+    f64 = {op for op in ops if op.endswith(".f64")}
+    assert {"div.rn.f64", "sqrt.rn.f64"} <= f64 and not [op for op in f64 if op.startswith(("fma", "mad"))], sorted(f64)
 
 
 @requires_triton

@@ -38,11 +38,12 @@ from hypothesis import strategies as st  # noqa: E402
 
 import dpa  # noqa: E402
 from dpa import _ops, fmath  # noqa: E402
-from dpa._gpu import fused, prims  # noqa: E402
+from dpa._gpu import fused, prims, program  # noqa: E402
 from dpa.config import AugmentationConfig  # noqa: E402
 from dpa.generate import _Plan  # noqa: E402
 from dpa.specs import UniformSpec, register_spec  # noqa: E402
 from tests.dpa.test_ckernel import EVERY_BRANCH, SEEDS_EPOCHS, spec_dicts  # noqa: E402
+from tests.dpa.test_triton import as_op_programs  # noqa: E402
 
 VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors"
 EDGE_IDS = np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1], dtype=np.uint64)
@@ -159,6 +160,22 @@ def test_golden_vectors(preset: str) -> None:
         assert list(got) == list(case["params"])
         for name, expected in case["params"].items():
             assert got[name].tolist() == expected, f"{preset} {name} seed={case['seed']} epoch={case['epoch']}"
+
+
+@pytest.mark.parametrize("specs", [EVERY_BRANCH, EDGES], ids=["every_branch", "edges"])
+def test_kinds_as_spec_programs(specs: dict) -> None:
+    """Every kind written as ops over the primitives (dpa._gpu.walker) gives the device functions' bits."""
+    cfg = AugmentationConfig(specs)
+    plan = _Plan(cfg, 9, 2, compiled=False)
+    prog = program.build_program(plan.entries, cfg.outputs)
+    rows = torch.tensor(program.row_constants(plan.row_c, plan.row_k2), dtype=torch.int64)
+    ids = ids_under_test(200, 56)
+    got = fused.launch(as_op_programs(prog), rows, as_tensor(ids))
+    want = fused.launch(prog, rows, as_tensor(ids))
+    cpu = plan.numpy(ids)
+    for name in cpu:
+        np.testing.assert_array_equal(got[name].numpy().view(np.uint8), want[name].numpy().view(np.uint8), err_msg=name)
+        np.testing.assert_array_equal(got[name].numpy().view(np.uint8), cpu[name].view(np.uint8), err_msg=name)
 
 
 @pytest.mark.parametrize("n", [0, 1, fused.BLOCK - 1, fused.BLOCK, fused.BLOCK + 1])

@@ -7,6 +7,7 @@ gates, mapping), bit for bit the values of the numpy, C and torch paths
 * :mod:`dpa._gpu.program`: a config as the kernel's program (pure Python);
 * :mod:`dpa._gpu.prims`: the building blocks as Triton device functions;
 * :mod:`dpa._gpu.kinds`: each built-in spec kind over those blocks;
+* :mod:`dpa._gpu.walker`: a spec program (a list of primitive ops) over them;
 * :mod:`dpa._gpu.fused`: the kernel and its launch.
 
 This package's ``__init__`` imports neither triton nor torch: the generation

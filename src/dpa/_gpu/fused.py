@@ -26,7 +26,7 @@ import torch
 import triton
 import triton.language as tl
 
-from dpa._gpu import kinds, prims
+from dpa._gpu import kinds, prims, walker
 from dpa._gpu import program as _program
 
 __all__ = ["fused_kernel", "launch", "batch", "compile_for", "BLOCK", "NUM_WARPS", "COMPILE_OPTIONS"]
@@ -48,6 +48,7 @@ K_CHOICE = tl.constexpr(_program.K_CHOICE)
 K_BERNOULLI = tl.constexpr(_program.K_BERNOULLI)
 K_BOX = tl.constexpr(_program.K_BOX)
 K_PERMUTATION = tl.constexpr(_program.K_PERMUTATION)
+K_PROGRAM = tl.constexpr(_program.K_PROGRAM)
 FLOAT = tl.constexpr(_program.FLOAT)
 INT = tl.constexpr(_program.INT)
 
@@ -65,7 +66,7 @@ def _words(ra, rows_ptr, ROW: tl.constexpr, N_WORDS: tl.constexpr):
 
 @triton.jit
 def _values(KIND: tl.constexpr, words, C: tl.constexpr):
-    """The kind's outputs before gating (the dispatch the spec programs will replace)."""
+    """The kind's outputs before gating: a built-in kind's device function, or a spec program's ops."""
     if KIND == K_UNIFORM:
         out = kinds.uniform(words, C[0], C[1])
     elif KIND == K_LOG_UNIFORM:
@@ -82,9 +83,11 @@ def _values(KIND: tl.constexpr, words, C: tl.constexpr):
         out = kinds.bernoulli(words, C[0])
     elif KIND == K_BOX:
         out = kinds.box(words, C[0], C[1], C[2], C[3])
-    else:
-        tl.static_assert(KIND == K_PERMUTATION, "unknown kind code")
+    elif KIND == K_PERMUTATION:
         out = kinds.permutation(words, C[0], C[1])
+    else:
+        tl.static_assert(KIND == K_PROGRAM, "unknown kind code")
+        out = walker.run(words, C[0], C[1])
     return out
 
 

@@ -9,8 +9,9 @@ gating, exactly as docs/SPEC.md section 5 writes the formula (and
 
 This module is the part that the "one definition per spec kind" work
 replaces: once every kind is a program over the primitives, the fused
-kernel walks those programs instead of calling these functions, and nothing
-else in :mod:`dpa._gpu` changes.
+kernel runs those programs (:mod:`dpa._gpu.walker`, already in place)
+instead of calling these functions, and nothing else in :mod:`dpa._gpu`
+changes.
 """
 
 from __future__ import annotations

@@ -21,9 +21,34 @@ record per parameter::
 The fused kernel unrolls the records at compile time: Triton compiles one
 kernel per distinct program (and caches it), while the per-(seed, epoch)
 hash row constants travel as a tensor, so a new seed or epoch never
-recompiles. A spec program of the "one definition per spec kind" work would
-arrive here as a record whose ``kind`` says "program" and whose constants
-are its op list.
+recompiles.
+
+A kind defined as a program over the primitives (the "one definition per
+spec kind" work) arrives as a record of kind :data:`K_PROGRAM` whose
+constants are ``(ops, outputs)`` (see :func:`op_program`), evaluated by
+:mod:`dpa._gpu.walker`. The op codes, their operands (``r``: a register,
+the result of an earlier op; floats as IEEE bits) and results:
+
+==============  ====================  ==========================================
+code            operands              result
+==============  ====================  ==========================================
+O_DRAW          k                     uint64: draw ``k`` (32 bits)
+O_WORD          j                     uint64: hash word ``j``
+O_CONST         bits                  float64 constant
+O_AFFINE        r, scale, offset      ``r * scale + offset``
+O_UNIT          r                     ``r * 2**-32``
+O_OPEN_UNIT     r                     ``(r + 0.5) * 2**-32``
+O_ADD .. O_DIV  r1, r2                ``r1 + r2``, ``-``, ``*``, ``/``
+O_MIN, O_MAX    r1, r2                ``r2 if r2 < r1 else r1`` (max: ``>``)
+O_EXP .. NDTRI  r                     dpa's exp, log, sqrt, ndtri
+O_MULHI         r, n                  uint64 ``floor(r * n / 2**64)``
+O_IADD          r, c                  int64 ``r + c``
+O_COUNT_GE      r, thresholds         int64 ``#{i : r >= t_i}``
+O_LOOKUP        r, values, is_float   ``values[r]``
+O_BELOW         r, t                  bool ``r < t``
+O_LEHMER        r, radices            n int64 values, as one tuple register
+O_PICK          r, j                  element ``j`` of a tuple register
+==============  ====================  ==========================================
 """
 
 from __future__ import annotations
@@ -55,16 +80,29 @@ __all__ = [
     "K_BERNOULLI",
     "K_BOX",
     "K_PERMUTATION",
+    "K_PROGRAM",
     "FLOAT",
     "INT",
     "BOOL",
     "Program",
     "build_program",
+    "op_program",
     "float_bits",
     "row_constants",
 ]
 
 K_UNIFORM, K_LOG_UNIFORM, K_NORMAL, K_TRUNC_NORMAL, K_INTEGER, K_CHOICE, K_BERNOULLI, K_BOX, K_PERMUTATION = range(9)
+K_PROGRAM = 9
+(O_DRAW, O_WORD, O_CONST, O_AFFINE, O_UNIT, O_OPEN_UNIT, O_ADD, O_SUB, O_MUL, O_DIV, O_MIN, O_MAX, O_EXP, O_LOG,
+ O_SQRT, O_NDTRI, O_MULHI, O_IADD, O_COUNT_GE, O_LOOKUP, O_BELOW, O_LEHMER, O_PICK) = range(23)
+# Per op code: the positions of its register operands, and its operand count.
+_REG_OPERANDS = {
+    O_DRAW: ((), 1), O_WORD: ((), 1), O_CONST: ((), 1), O_AFFINE: ((1,), 3), O_UNIT: ((1,), 1),
+    O_OPEN_UNIT: ((1,), 1), O_ADD: ((1, 2), 2), O_SUB: ((1, 2), 2), O_MUL: ((1, 2), 2), O_DIV: ((1, 2), 2),
+    O_MIN: ((1, 2), 2), O_MAX: ((1, 2), 2), O_EXP: ((1,), 1), O_LOG: ((1,), 1), O_SQRT: ((1,), 1),
+    O_NDTRI: ((1,), 1), O_MULHI: ((1,), 2), O_IADD: ((1,), 2), O_COUNT_GE: ((1,), 2), O_LOOKUP: ((1,), 3),
+    O_BELOW: ((1,), 2), O_LEHMER: ((1,), 2), O_PICK: ((1,), 2),
+}
 FLOAT, INT, BOOL = range(3)
 _DTYPE_CODES = {"float": FLOAT, "int": INT, "bool": BOOL}
 _MASK64 = (1 << 64) - 1
@@ -126,6 +164,40 @@ def _constants(spec: Any) -> tuple[int, tuple] | None:
         n = spec.n
         return K_PERMUTATION, (math.factorial(n), tuple(math.factorial(n - 1 - i) for i in range(n)))
     return None
+
+
+def op_program(ops: Sequence[Sequence[Any]], outputs: Sequence[int]) -> tuple[tuple, tuple]:
+    """Check a spec program and return it as the constants of a :data:`K_PROGRAM` record.
+
+    Args:
+        ops: ``(code, operands...)`` per op (module docstring); op ``i``
+            writes register ``i`` and may read only registers before it.
+        outputs: the registers of the spec's outputs, in output order.
+
+    Returns:
+        ``(ops, outputs)`` as nested tuples (hashable: a kernel constexpr).
+
+    Raises:
+        ValueError: an unknown op code, a wrong operand count, a register
+            that is not written before it is read, or no outputs.
+    """
+    checked = []
+    for i, op in enumerate(ops):
+        op = tuple(op)
+        if not op or op[0] not in _REG_OPERANDS:
+            code = op[0] if op else None
+            raise ValueError(f"op {i}: unknown op code {code!r}; valid codes are 0..{len(_REG_OPERANDS) - 1}")
+        regs, arity = _REG_OPERANDS[op[0]]
+        if len(op) != arity + 1:
+            raise ValueError(f"op {i}: code {op[0]} takes {arity} operand(s); got {len(op) - 1}")
+        for pos in regs:
+            if isinstance(op[pos], bool) or not isinstance(op[pos], int) or not 0 <= op[pos] < i:
+                raise ValueError(f"op {i}: operand {pos} must be a register in [0, {i}); got {op[pos]!r}")
+        checked.append(tuple(tuple(x) if isinstance(x, list) else x for x in op))
+    outs = tuple(outputs)
+    if not outs or not all(isinstance(r, int) and 0 <= r < len(checked) for r in outs):
+        raise ValueError(f"outputs must be registers in [0, {len(checked)}); got {list(outputs)}")
+    return tuple(checked), outs
 
 
 def _identity(dtype: int, value: Any) -> int:
