@@ -334,3 +334,24 @@ def test_fused_kernel_on_cuda_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
             want = _Plan(cfg, seed, epoch, compiled=False).numpy(ids)
             for name in want:
                 np.testing.assert_array_equal(got[name].cpu().numpy().view(np.uint8), want[name].view(np.uint8), err_msg=name)
+
+
+@requires_torch
+@requires_triton
+def test_readme_gpu_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from dpa._gpu import fused
+
+    monkeypatch.setenv("DPA_TRITON", "0")  # restored after the block sets it
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    (block,) = [b for b in blocks if b.startswith('import os\nos.environ["DPA_TRITON"] = "1"')]
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    params = namespace["params"]
+    assert len(fused._PLANS) > 0 and params["rotation"].device.type == "cuda"
+    want = dpa.gen_augmentation_batch(range(4096), dpa.get_preset("moderate"), seed=0, epoch=3)
+    for name in want:
+        np.testing.assert_array_equal(params[name].cpu().numpy(), want[name], err_msg=name)
