@@ -58,16 +58,27 @@ def triton_enabled(ids: Any) -> bool:
     Returns:
         True when ``DPA_DISABLE_TRITON`` is not set, the path is on
         (:data:`ON_BY_DEFAULT` or ``DPA_TRITON=1``), ``ids`` is a CUDA tensor
-        (or Triton's interpreter is on: ``TRITON_INTERPRET=1``) and triton is
-        importable.
+        on an NVIDIA build of torch (or Triton's interpreter is on:
+        ``TRITON_INTERPRET=1``) and triton is importable. ROCm is left to the
+        torch kernels until the AMD lowering has been checked.
     """
     if _env_flag("DPA_DISABLE_TRITON"):
         return False
     if not (ON_BY_DEFAULT or _env_flag("DPA_TRITON")):
         return False
-    if not (getattr(ids, "is_cuda", False) or _env_flag("TRITON_INTERPRET")):
+    if getattr(ids, "is_cuda", False):
+        # ROCm tensors say is_cuda too; only NVIDIA's lowering (PTX) has been checked.
+        if _is_rocm():
+            return False
+    elif not _env_flag("TRITON_INTERPRET"):
         return False
     return triton_importable()
+
+
+def _is_rocm() -> bool:
+    import torch
+
+    return getattr(torch.version, "hip", None) is not None
 
 
 def fused_batch(plan: Any, ids: Any) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ or torch).
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any
 
@@ -186,7 +187,10 @@ def launch(prog: _program.Program, rows: torch.Tensor, ids: torch.Tensor) -> dic
     b = torch.empty((max(nb, 1), n), dtype=torch.bool, device=dev)
     if n:
         grid = (triton.cdiv(n, BLOCK),)
-        fused_kernel[grid](ids, rows, f, i, b, n, PROGRAM=prog.records, BLOCK=BLOCK, **COMPILE_OPTIONS)
+        # Triton launches on the current device: make it the ids' one.
+        other = dev.type == "cuda" and dev.index is not None and dev.index != torch.cuda.current_device()
+        with torch.cuda.device(dev) if other else contextlib.nullcontext():
+            fused_kernel[grid](ids, rows, f, i, b, n, PROGRAM=prog.records, BLOCK=BLOCK, **COMPILE_OPTIONS)
     rows_of = (f.unbind(0), i.unbind(0), b.unbind(0))  # one call per buffer: indexing rows one by one costs more
     return {name: rows_of[code][slot] for name, code, slot in prog.layout}
 
