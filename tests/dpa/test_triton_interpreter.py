@@ -28,9 +28,7 @@ if os.environ.get("TRITON_INTERPRET", "") != "1":
 torch = pytest.importorskip("torch")
 triton = pytest.importorskip("triton")
 
-import json  # noqa: E402
 import math  # noqa: E402
-import pathlib  # noqa: E402
 
 import triton.language as tl  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
@@ -44,8 +42,8 @@ from dpa.generate import _Plan  # noqa: E402
 from dpa.specs import UniformSpec, register_spec  # noqa: E402
 from tests.dpa.test_ckernel import EVERY_BRANCH, SEEDS_EPOCHS, spec_dicts  # noqa: E402
 from tests.dpa.test_triton import as_op_programs  # noqa: E402
+from tests.dpa.test_vectors import config_files, load_config  # noqa: E402
 
-VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors"
 EDGE_IDS = np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1], dtype=np.uint64)
 
 # Corners the presets and EVERY_BRANCH do not reach.
@@ -149,17 +147,16 @@ def test_corners_the_cpu_paths_trip_on() -> None:
         np.testing.assert_array_equal(got[name].numpy().view(np.uint64), want[name].view(np.uint64), err_msg=name)
 
 
-@pytest.mark.parametrize("preset", dpa.preset_names())
-def test_golden_vectors(preset: str) -> None:
-    data = json.loads((VECTORS / f"preset_{preset}.json").read_text())
-    cfg = dpa.get_preset(preset)
-    assert data["config"] == cfg.to_dict()
+@pytest.mark.parametrize("name", config_files())
+def test_golden_vectors(name: str) -> None:
+    """Every file of tests/vectors that pins a config: the presets and every kind under every gate."""
+    data, cfg = load_config(name)
     ids = np.array([int(i) for i in data["ids"]], dtype=np.uint64)
     for case in data["cases"]:
         got = fused_values(cfg, int(case["seed"]), case["epoch"], ids)
         assert list(got) == list(case["params"])
-        for name, expected in case["params"].items():
-            assert got[name].tolist() == expected, f"{preset} {name} seed={case['seed']} epoch={case['epoch']}"
+        for out, expected in case["params"].items():
+            assert got[out].tolist() == expected, f"{name} {out} seed={case['seed']} epoch={case['epoch']}"
 
 
 @pytest.mark.parametrize("specs", [EVERY_BRANCH, EDGES], ids=["every_branch", "edges"])
@@ -264,8 +261,8 @@ def test_float_primitives_equal_fmath(fn: str) -> None:
     want = getattr(fmath, fn)(x, _ops.NP)
     got = _run_unary(fn, x)
     np.testing.assert_array_equal(got.view(np.uint64), want.view(np.uint64), err_msg=fn)
-    for v in x[:: max(1, len(x) // 40)]:  # and the scalar (Python float) path
-        assert _run_unary(fn, np.array([v]))[0] == getattr(fmath, fn)(float(v))
+    scalar = np.array([getattr(fmath, fn)(float(v)) for v in x])  # and the scalar (Python float) path
+    np.testing.assert_array_equal(got.view(np.uint64), scalar.view(np.uint64), err_msg=fn)
 
 
 @triton.jit
