@@ -3,8 +3,8 @@
 One program instance takes ``BLOCK`` consecutive ids, computes the per-id
 half of XXH64 once, then walks the config's program (:mod:`dpa._gpu.program`)
 record by record: hash the record's words from the per-(seed, epoch) row
-constants, map them with the kind's device function (:mod:`dpa._gpu.kinds`),
-apply the gate, and store each output straight into its row of one of three
+constants, map them with the kind's device function (:mod:`dpa._gpu.kinds`)
+or its spec program (:mod:`dpa._gpu.walker`), apply the gate, and store each output straight into its row of one of three
 output buffers (float64, int64, bool; a row per output, ``n`` ids long).
 The program is a ``tl.constexpr``: Triton unrolls it at compile time into
 straight-line code for that config and caches the compiled kernel, so the
