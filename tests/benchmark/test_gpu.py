@@ -41,5 +41,6 @@ def test_gpu_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen_env[0][1] == "1"  # the torch row disables the fused kernel
     if len(paths) == 2:
         assert seen_env[1] == ("1", "0")  # the fused row switches it on
-        assert set(ratios) == {"batch mild fused triton / torch kernels"} and ratios["batch mild fused triton / torch kernels"] > 0
+        key = "batch mild fused triton / torch kernels"
+        assert set(ratios) == {key} and ratios[key] > 0
     assert os.environ.get("DPA_TRITON") is None and os.environ["DPA_DISABLE_TRITON"] == "0"  # restored

@@ -285,7 +285,8 @@ def test_contraction_would_show_in_the_ptx() -> None:
 
     prog = _program_of(AugmentationConfig({"u": {"kind": "uniform", "low": -1.0, "high": 2.0}}))
     kernel = fused.compile_for(prog)
-    src = ASTSource(fn=fused.fused_kernel, signature=fused.SIGNATURE, constexprs={"PROGRAM": prog.records, "BLOCK": fused.BLOCK})
+    constexprs = {"PROGRAM": prog.records, "BLOCK": fused.BLOCK}
+    src = ASTSource(fn=fused.fused_kernel, signature=fused.SIGNATURE, constexprs=constexprs)
     fusing = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": True})
     assert "fma.rn.f64" in _ptx_ops(fusing.asm["ptx"])
     assert "fma.rn.f64" not in _ptx_ops(kernel.asm["ptx"])
@@ -326,14 +327,16 @@ def test_fused_kernel_on_cuda_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
     rng = np.random.default_rng(1)
     ids = np.concatenate([np.arange(100_000, dtype=np.uint64), rng.integers(0, 2**64, 100_000, dtype=np.uint64),
                           np.array([2**63, 2**64 - 1], dtype=np.uint64)])
-    configs = [dpa.get_preset(p) for p in dpa.preset_names()] + [AugmentationConfig(EVERY_BRANCH), AugmentationConfig(EDGES)]
+    configs = [dpa.get_preset(p) for p in dpa.preset_names()]
+    configs += [AugmentationConfig(EVERY_BRANCH), AugmentationConfig(EDGES)]
     for cfg in configs:
         for seed, epoch in [(0, 0), (2**64 - 1, 2**32 - 1)]:
             got = dpa.gen_augmentation_batch(ids, cfg, seed=seed, epoch=epoch, backend="torch", device="cuda")
             assert _plan(cfg, seed, epoch) in fused._PLANS  # the fused kernel ran
             want = _Plan(cfg, seed, epoch, compiled=False).numpy(ids)
             for name in want:
-                np.testing.assert_array_equal(got[name].cpu().numpy().view(np.uint8), want[name].view(np.uint8), err_msg=name)
+                got_bits = got[name].cpu().numpy().view(np.uint8)
+                np.testing.assert_array_equal(got_bits, want[name].view(np.uint8), err_msg=name)
 
 
 @requires_torch

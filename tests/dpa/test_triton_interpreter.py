@@ -106,7 +106,8 @@ def assert_fused_equals_cpu(cfg: AugmentationConfig, seed: int, epoch: int, ids:
             g = got[name].numpy()
             assert g.dtype == values.dtype, name
             # Compare bits: == would let -0.0 pass for 0.0.
-            np.testing.assert_array_equal(g.view(np.uint8), values.view(np.uint8), err_msg=f"{name} seed={seed} epoch={epoch}")
+            message = f"{name} seed={seed} epoch={epoch}"
+            np.testing.assert_array_equal(g.view(np.uint8), values.view(np.uint8), err_msg=message)
     for k in range(min(n_scalar, len(ids))):
         scalar = dpa.gen_augmentation_params(int(ids[k]), cfg, seed=seed, epoch=epoch)
         for name, value in scalar.items():
@@ -323,7 +324,9 @@ def test_unknown_kind_falls_back_to_the_torch_kernels(monkeypatch: pytest.Monkey
         def array_values(self, draws, ops):
             return [3 * super().array_values(draws, ops)[0]]
 
-    cfg = AugmentationConfig({"a": {"kind": "test_tripled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "normal", "mean": 0, "std": 1}})
+    cfg = AugmentationConfig(
+        {"a": {"kind": "test_tripled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "normal", "mean": 0, "std": 1}}
+    )
     plan = _Plan(cfg, 0, 0)
     ids = np.arange(30, dtype=np.uint64)
     assert fused.batch(plan, as_tensor(ids)) is None
