@@ -184,6 +184,14 @@ def test_row_constants_are_int64_bits() -> None:
     assert [v & (2**64 - 1) for v in rows[1::2]] == [int(x) for x in plan.row_k2.ravel()]
 
 
+def test_the_package_ships() -> None:
+    """pyproject lists its packages one by one: dpa._gpu must be among them, or a wheel would lack it."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "dpa._gpu" in setuptools["packages"]
+
+
 # ---------------------------------------------------------------- selection
 
 
