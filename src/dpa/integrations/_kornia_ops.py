@@ -297,7 +297,7 @@ class _Color(Handler):
             for key, name in zip(_FACTORS, ("brightness", "contrast", "saturation", "hue"))
         }
         active = self._active(module)
-        if "order" in ctx.values:
+        if "order_0" in ctx.values:
             k = len(active)
             perm = torch.stack([ctx.values[f"order_{i}"] for i in range(k)], dim=1)  # (B, k) indices into active
             idle = [i for i in range(4) if i not in active]

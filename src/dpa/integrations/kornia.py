@@ -194,6 +194,14 @@ class DeterministicKornia:
         names = list(self.config) if self.config is not None else []
         return f"DeterministicKornia(seed={self.seed}, params={names}, module={type(self.module).__name__})"
 
+    def noise_seed(self, prefix: str) -> int:
+        """The seed of the noise field of the transform named ``prefix`` (``"RandomGaussianNoise"``).
+
+        Its noise is ``dpa.apply.noise_field(shape, sample_ids, seed=dk.noise_seed(prefix), epoch=epoch)``
+        (one field per transform: the seed is ``dpa.keys.stream_key(seed, prefix + ".noise")``).
+        """
+        return stream_key(self.seed, f"{prefix}.noise")
+
     def params(self, sample_ids: Any, epoch: int) -> dict[str, Any]:
         """dpa's values for these samples: ``{config output name: (B,) tensor}`` (what drives kornia)."""
         import torch
@@ -202,6 +210,38 @@ class DeterministicKornia:
             return {}
         values = gen_augmentation_batch(as_sample_ids(sample_ids), self.config, seed=self.seed, epoch=check_epoch(epoch))
         return {k: torch.from_numpy(v) for k, v in values.items()}
+
+    def kornia_params(self, shape: Any, sample_ids: Any, epoch: int, dtype: Any = None, device: Any = None) -> Any:
+        """The ``params`` dpa hands to kornia for a batch of ``shape`` (what ``__call__`` passes to ``forward``).
+
+        Args:
+            shape: the image batch's shape ``(B, C, H, W)``.
+            sample_ids: ``B`` ids; epoch: the epoch.
+            dtype: of the float params (default float32); device: of the noise field (default CPU).
+
+        Returns:
+            A list of ``kornia.augmentation.container.ParamItem`` for a sequence,
+            a dict for a single module; pixel boxes and sizes as kornia's own
+            parameter generators give them, with a ``(B, 4)`` ColorJitter ``order``
+            (one order per sample).
+        """
+        import torch
+
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 4:
+            raise ValueError(f"shape must be (B, C, H, W); got {shape}")
+        ids = as_sample_ids(sample_ids)
+        if ids.shape[0] != shape[0]:
+            raise ValueError(f"sample_ids must have one id per image ({shape[0]}); got {ids.shape[0]}")
+        run = _Run(
+            values=self.params(ids, epoch),
+            dtype=dtype if dtype is not None else torch.float32,
+            device=torch.device(device) if device is not None else torch.device("cpu"),
+            ids=ids,
+            seed=self.seed,
+            epoch=check_epoch(epoch),
+        )
+        return run.build(self._root, shape)[0]
 
     def __call__(self, *inputs: Any, sample_ids: Any, epoch: int, **kwargs: Any) -> Any:
         """Augment a batch; sample ``k``'s parameters depend only on (seed, epoch, ``sample_ids[k]``).
@@ -226,26 +266,14 @@ class DeterministicKornia:
         """
         import torch
 
-        epoch = check_epoch(epoch)
         image = _image_of(inputs)
         if image.ndim not in (2, 3, 4):
             raise ValueError(f"the image must be (B, C, H, W), (C, H, W) or (H, W); got shape {tuple(image.shape)}")
         shape = tuple(image.shape) if image.ndim == 4 else (1,) * (4 - image.ndim) + tuple(image.shape)
         if isinstance(sample_ids, (int, np.integer)) and not isinstance(sample_ids, bool) and image.ndim < 4:
             sample_ids = [int(sample_ids)]
-        ids = as_sample_ids(sample_ids)
-        if ids.shape[0] != shape[0]:
-            raise ValueError(f"sample_ids must have one id per image ({shape[0]}); got {ids.shape[0]}")
-        values = self.params(ids, epoch)
-        run = _Run(
-            values=values,
-            dtype=torch.float64 if image.dtype == torch.float64 else torch.float32,
-            device=image.device,
-            ids=ids,
-            seed=self.seed,
-            epoch=epoch,
-        )
-        params, _ = run.build(self._root, shape)
+        dtype = torch.float64 if image.dtype == torch.float64 else torch.float32
+        params = self.kornia_params(shape, sample_ids, epoch, dtype=dtype, device=image.device)
         return self.module(*inputs, params=params, **kwargs)
 
 
