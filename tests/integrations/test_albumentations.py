@@ -452,3 +452,19 @@ def test_agrees_with_dpa_apply(smooth):
         r = da(image=smooth, sample_id=i, epoch=0)
         x0, y0, x1, y1 = da.transform.transforms[0].params["holes"][0]
         assert np.array_equal(chw(r["image"]), A.erase(X, x0 / 48, y0 / 32, (x1 - x0) / 48, (y1 - y0) / 32))
+
+
+def test_the_readme_snippet_runs():
+    from tests.test_readme import block_starting
+
+    namespace: dict = {}
+    exec(compile(block_starting("import numpy as np\nimport albumentations as A\n"), "README.md", "exec"), namespace)
+    assert namespace["out"]["image"].shape == (224, 224, 3) and len(namespace["out"]["bboxes"]) <= 1
+
+
+def test_docstring_examples():
+    import doctest
+
+    import dpa.integrations.albumentations as module
+
+    assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0

@@ -141,6 +141,7 @@ def test_masks_and_boxes_follow_the_image_and_their_batch():
     x[:, :, 8:20, 10:26] = 1.0
     boxes = torch.tensor([[[10.0, 8.0, 25.0, 19.0]]]).repeat(n, 1, 1)  # xyxy, inclusive corners
     aug = K.AugmentationSequential(
+        K.RandomResizedCrop((32, 32), scale=(0.7, 1.0), resample="nearest"),
         K.RandomHorizontalFlip(),
         K.RandomVerticalFlip(),
         K.RandomAffine(degrees=0, translate=(0.1, 0.1), scale=(0.8, 1.1), p=1.0, resample="nearest"),
@@ -422,3 +423,20 @@ def test_agrees_with_dpa_apply_on_colour_blur_noise(smooth):
     dk = deterministic(K.RandomGaussianNoise(std=0.02, p=1.0), seed=1)
     ref = A.gaussian_noise(mid, 0.02, IDS, seed=dk.noise_seed("RandomGaussianNoise"), epoch=0)
     assert (dk(mid, sample_ids=IDS, epoch=0) - ref).abs().max() < 1e-6
+
+
+def test_the_readme_snippet_runs():
+    from tests.test_readme import block_starting
+
+    namespace: dict = {}
+    exec(compile(block_starting("import torch\nimport kornia.augmentation as K\n"), "README.md", "exec"), namespace)
+    assert namespace["images"].shape == (8, 3, 224, 224) and namespace["masks"].shape == (8, 1, 224, 224)
+    assert "RandomResizedCrop.area" in namespace["dk"].config
+
+
+@pytest.mark.parametrize("name", ["dpa.integrations.kornia", "dpa.integrations._version"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS).failed == 0

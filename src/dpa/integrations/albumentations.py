@@ -21,8 +21,9 @@ support it, so that using dpa never ties a project to its licence.
 >>> out = da(image=image, sample_id=7, epoch=0)
 >>> np.array_equal(out["image"], da(image=image, sample_id=7, epoch=0)["image"])
 True
->>> sorted(da.config)
-['Affine.apply', 'Affine.rotate', 'Affine.scale_x', 'Affine.scale_y', 'Affine.shear_x', 'Affine.shear_y', 'HorizontalFlip.apply']
+>>> sorted(da.config)  # doctest: +NORMALIZE_WHITESPACE
+['Affine.apply', 'Affine.rotate', 'Affine.scale_x', 'Affine.scale_y', 'Affine.shear_x', 'Affine.shear_y',
+ 'Affine.translate_x', 'Affine.translate_y', 'HorizontalFlip.apply']
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from dpa.integrations._version import UnsupportedVersionError, require_version
 from dpa.keys import check_epoch, check_sample_id, check_seed, stream_key
 from dpa.specs import BernoulliSpec, ChoiceSpec, IntegerSpec
 
-__all__ = ["deterministic", "DeterministicAlbumentations", "SUPPORTED_VERSIONS"]
+__all__ = ["deterministic", "DeterministicAlbumentations", "SUPPORTED_VERSIONS", "UnsupportedTransformError", "UnsupportedVersionError"]
 
 SUPPORTED_VERSIONS = (">=2.0.8", "<2.1")  # tested with albumentations 2.0.8
 _LICENCE_NOTE = (

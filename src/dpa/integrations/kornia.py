@@ -36,11 +36,11 @@ import numpy as np
 from dpa.config import AugmentationConfig
 from dpa.generate import as_sample_ids, gen_augmentation_batch
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
-from dpa.integrations._version import require_version
+from dpa.integrations._version import UnsupportedVersionError, require_version
 from dpa.keys import check_epoch, check_seed, stream_key
 from dpa.specs import BernoulliSpec
 
-__all__ = ["deterministic", "DeterministicKornia", "SUPPORTED_VERSIONS"]
+__all__ = ["deterministic", "DeterministicKornia", "SUPPORTED_VERSIONS", "UnsupportedTransformError", "UnsupportedVersionError"]
 
 SUPPORTED_VERSIONS = (">=0.9", "<0.10")  # tested with kornia 0.9.0
 
