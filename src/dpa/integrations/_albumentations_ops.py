@@ -9,16 +9,16 @@ coordinates, kernels), so the transform's own ``apply``, ``apply_to_mask``,
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from dpa.composite import PermutationSpec
+from dpa.integrations._adapt import HandlerTable
 from dpa.specs import BernoulliSpec, IntegerSpec, LogUniformSpec, Spec, UniformSpec
 
-__all__ = ["Handler", "handler_for", "handler_for_class", "supported_names", "GATE_ONLY", "DETERMINISTIC"]
+__all__ = ["Handler", "TABLE", "GATE_ONLY", "DETERMINISTIC"]
 
 # Random transforms whose only randomness is their gate p (their own params draw nothing).
 GATE_ONLY = ("HorizontalFlip", "VerticalFlip", "Transpose", "ToGray", "ToSepia", "InvertImg", "Equalize")
@@ -317,7 +317,6 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
 def _classes() -> dict[type, Handler]:
     import albumentations as A
 
@@ -331,15 +330,4 @@ def _classes() -> dict[type, Handler]:
     return out
 
 
-def handler_for(t: Any) -> Handler | None:
-    """The handler of ``t``'s exact class, or None."""
-    return _classes().get(type(t))
-
-
-def handler_for_class(cls: type) -> Handler | None:
-    return _classes().get(cls)
-
-
-def supported_names() -> list[str]:
-    """The random albumentations transforms dpa drives, for error messages and docs."""
-    return sorted(n for n in _HANDLERS if n not in DETERMINISTIC)
+TABLE = HandlerTable("albumentations", _HANDLERS, DETERMINISTIC, _classes)

@@ -18,10 +18,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from dpa.specs import BernoulliSpec, LogUniformSpec, Spec, UniformSpec
 from dpa.composite import PermutationSpec
+from dpa.integrations._adapt import HandlerTable
+from dpa.specs import BernoulliSpec, LogUniformSpec, Spec, UniformSpec
 
-__all__ = ["Ctx", "Handler", "handler_for", "supported_names", "DETERMINISTIC"]
+__all__ = ["Ctx", "Handler", "TABLE", "DETERMINISTIC"]
 
 # kornia augmentations whose only randomness is the per-sample gate ``p``:
 # with p == 1 (and p_batch == 1) they pass through untouched.
@@ -427,23 +428,10 @@ _HANDLERS: dict[str, Handler] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
 def _classes() -> dict[type, Handler]:
     import kornia.augmentation as K
 
     return {getattr(K, name): handler for name, handler in _HANDLERS.items()}
 
 
-def handler_for(module: Any) -> Handler | None:
-    """The handler of ``module``'s exact class (a subclass may change what its params mean), or None."""
-    return _classes().get(type(module))
-
-
-def handler_for_class(cls: type) -> Handler | None:
-    """The handler of the class ``cls`` itself, or None."""
-    return _classes().get(cls)
-
-
-def supported_names() -> list[str]:
-    """The random kornia transforms dpa drives, for error messages and docs."""
-    return sorted(n for n in _HANDLERS if n not in DETERMINISTIC)
+TABLE = HandlerTable("kornia", _HANDLERS, DETERMINISTIC, _classes)

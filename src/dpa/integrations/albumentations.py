@@ -37,9 +37,10 @@ import numpy as np
 from dpa.composite import PermutationSpec
 from dpa.config import AugmentationConfig
 from dpa.generate import gen_augmentation_params
+from dpa.integrations._adapt import add_fields, check_names_used, noise_seed
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.integrations._version import UnsupportedVersionError, require_version
-from dpa.keys import check_epoch, check_sample_id, check_seed, stream_key
+from dpa.keys import check_epoch, check_sample_id, check_seed
 from dpa.specs import BernoulliSpec, ChoiceSpec, IntegerSpec
 
 __all__ = ["deterministic", "DeterministicAlbumentations", "SUPPORTED_VERSIONS", "UnsupportedTransformError", "UnsupportedVersionError"]
@@ -101,9 +102,7 @@ def deterministic(compose: Any, *, seed: int, names: Mapping[Any, str] | None = 
     namer = ParamNamer(names)
     specs: dict[str, Any] = {}
     root = _walk(compose, lambda t: memo[id(t)], namer, specs, forced=False)
-    unused = namer.unused()
-    if unused:
-        raise ValueError(f"names has key(s) {unused!r} that match no random transform of the pipeline")
+    check_names_used(namer)
     return DeterministicAlbumentations(root, AugmentationConfig(specs) if specs else None, seed)
 
 
@@ -120,22 +119,16 @@ def _check_versions() -> None:
 
 
 def _refuse(t: Any, why: str = "") -> None:
-    from dpa.integrations import _albumentations_ops as ops
+    from dpa.integrations._albumentations_ops import TABLE
 
-    raise UnsupportedTransformError(t, "albumentations", ops.supported_names(), why)
-
-
-def _add(node: _Node, specs: dict[str, Any], fields: Mapping[str, Any]) -> None:
-    for f, spec in fields.items():
-        specs[f"{node.prefix}.{f}"] = spec
-        node.outputs.update({f + out.suffix: f"{node.prefix}.{f}{out.suffix}" for out in spec.outputs()})
+    TABLE.refuse(t, why)
 
 
 def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced: bool) -> _Node:
     """The node of ``t`` (pointing at dpa's copy); ``forced``: its parent applies it whatever its ``p``."""
     import albumentations as A
 
-    from dpa.integrations import _albumentations_ops as ops
+    from dpa.integrations._albumentations_ops import DETERMINISTIC, TABLE
 
     if isinstance(t, A.BaseCompose):
         kinds = {A.Compose: "compose", A.OneOf: "oneof", A.SomeOf: "someof", A.RandomOrder: "someof",
@@ -146,23 +139,22 @@ def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced
         node = _Node(kind, copy_of(t), prefix=namer.prefix(t))
         children_forced = kind in ("oneof", "oneorother")
         node.children = [_walk(c, copy_of, namer, specs, children_forced) for c in t.transforms]
-        _add(node, specs, _container_fields(t, kind, forced))
+        node.outputs = add_fields(node.prefix, _container_fields(t, kind, forced), specs)
         return node
-    handler = ops.handler_for(t)
+    handler = TABLE.handler_for(t)
     if handler is None:
-        parent = next((c.__name__ for c in type(t).__mro__[1:] if ops.handler_for_class(c)), None)
-        _refuse(t, f"a subclass of {parent}; dpa drives the exact class only" if parent else "")
+        _refuse(t)
     why = handler.check(t)
     if why:
         _refuse(t, why)
     cls = type(t).__name__
-    if cls in ops.DETERMINISTIC and (t.p >= 1.0 or forced):
+    if cls in DETERMINISTIC and (t.p >= 1.0 or forced):
         return _Node("leaf", copy_of(t), handler=handler)
     node = _Node("leaf", copy_of(t), prefix=namer.prefix(t), handler=handler)
     fields = dict(handler.fields(t))
     if not forced:
         fields["apply"] = BernoulliSpec(p=min(max(float(t.p), 0.0), 1.0))
-    _add(node, specs, fields)
+    node.outputs = add_fields(node.prefix, fields, specs)
     return node
 
 
@@ -245,7 +237,7 @@ class DeterministicAlbumentations:
         epoch=epoch)``, transposed to the image's (H, W, C): pixel (y, x) of channel c gets the same normal as
         ``dpa.apply.gaussian_noise`` gives a (C, H, W) tensor of that sample.
         """
-        return stream_key(self.seed, f"{prefix}.noise")
+        return noise_seed(self.seed, prefix)
 
     def __call__(self, *, sample_id: int, epoch: int, **data: Any) -> dict[str, Any]:
         """Augment one sample, as ``compose(**data)`` would, with dpa's parameters for ``sample_id`` in ``epoch``.
@@ -359,7 +351,7 @@ class _Run:
             """Standard normals for an (H, W) or (H, W, C) array: element (y, x, c) is the field's (c, y, x)."""
             from dpa.apply import noise_field
 
-            seed = stream_key(self.seed, f"{node.prefix}.noise")
+            seed = noise_seed(self.seed, node.prefix)
             chw = (shape[2] if len(shape) == 3 else 1, shape[0], shape[1])
             z = noise_field((1, *chw), [self.sample_id], seed=seed, epoch=self.epoch).numpy()[0]
             return z.transpose(1, 2, 0) if len(shape) == 3 else z[0]

@@ -35,9 +35,10 @@ import numpy as np
 
 from dpa.config import AugmentationConfig
 from dpa.generate import as_sample_ids, gen_augmentation_batch
+from dpa.integrations._adapt import add_fields, check_names_used, noise_seed
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.integrations._version import UnsupportedVersionError, require_version
-from dpa.keys import check_epoch, check_seed, stream_key
+from dpa.keys import check_epoch, check_seed
 from dpa.specs import BernoulliSpec
 
 __all__ = ["deterministic", "DeterministicKornia", "SUPPORTED_VERSIONS", "UnsupportedTransformError", "UnsupportedVersionError"]
@@ -112,9 +113,7 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
     namer = ParamNamer(names)
     specs: dict[str, Any] = {}
     root = _walk(aug, "", lambda m: memo[id(m)], namer, specs)
-    unused = namer.unused()
-    if unused:
-        raise ValueError(f"names has key(s) {unused!r} that match no random transform of the pipeline")
+    check_names_used(namer)
     config = AugmentationConfig(specs) if specs else None
     return DeterministicKornia(clone, root, config, seed)
 
@@ -123,38 +122,31 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
     """The node of ``module`` (pointing at dpa's copy), its specs added to ``specs``."""
     import kornia.augmentation as K
 
-    from dpa.integrations import _kornia_ops as ops
+    from dpa.integrations._kornia_ops import DETERMINISTIC, TABLE
 
     if isinstance(module, K.container.ImageSequentialBase):
         if type(module) not in (K.AugmentationSequential, K.ImageSequential):
-            _refuse(module, "dpa walks AugmentationSequential and ImageSequential containers only")
+            TABLE.refuse(module, "dpa walks AugmentationSequential and ImageSequential containers only")
         if module.random_apply is not False:
-            _refuse(module, f"random_apply={module.random_apply!r} draws one sequence of transforms per batch")
+            TABLE.refuse(module, f"random_apply={module.random_apply!r} draws one sequence of transforms per batch")
         children = [_walk(child, n, copy_of, namer, specs) for n, child in module.named_children()]
         return _Seq(name, copy_of(module), children)
     if isinstance(module, K.MixAugmentationBaseV2):
-        _refuse(module, "it mixes the samples of a batch, so a sample's result depends on the others")
-    handler = ops.handler_for(module)
+        TABLE.refuse(module, "it mixes the samples of a batch, so a sample's result depends on the others")
+    handler = TABLE.handler_for(module)
     if handler is None:
-        if isinstance(module, (K.AugmentationBase2D, K.AugmentationBase3D, K.MixAugmentationBaseV2)) or not _is_plain(
-            module
-        ):
-            parent = next((c.__name__ for c in type(module).__mro__[1:] if ops.handler_for_class(c)), None)
-            _refuse(module, f"a subclass of {parent}; dpa drives the exact class only" if parent else "")
+        if isinstance(module, (K.AugmentationBase2D, K.AugmentationBase3D)) or not _is_plain(module):
+            TABLE.refuse(module)
         return _Plain(name, copy_of(module))
     cls = type(module).__name__
     p = float(module.p) * float(module.p_batch)
-    if cls in ops.DETERMINISTIC and p == 1.0:
+    if cls in DETERMINISTIC and p == 1.0:
         return _Leaf(name, copy_of(module), handler, None)
-    if module.same_on_batch and cls not in ops.DETERMINISTIC:
-        _refuse(module, "same_on_batch=True shares one draw across the batch")
+    if module.same_on_batch and cls not in DETERMINISTIC:
+        TABLE.refuse(module, "same_on_batch=True shares one draw across the batch")
     prefix = namer.prefix(module)
     leaf = _Leaf(name, copy_of(module), handler, prefix, gated=p < 1.0)
-    fields = dict(handler.fields(module))
-    fields["apply"] = BernoulliSpec(p=p)
-    for f, spec in fields.items():
-        specs[f"{prefix}.{f}"] = spec
-        leaf.outputs.update({f + out.suffix: f"{prefix}.{f}{out.suffix}" for out in spec.outputs()})
+    leaf.outputs = add_fields(prefix, {**handler.fields(module), "apply": BernoulliSpec(p=p)}, specs)
     handler.prepare(leaf.module)
     return leaf
 
@@ -165,12 +157,6 @@ def _is_plain(module: Any) -> bool:
 
     mod = type(module).__module__
     return type(module) is torch.nn.Identity or any(mod == m or mod.startswith(m + ".") for m in _DETERMINISTIC_MODULES)
-
-
-def _refuse(module: Any, why: str) -> None:
-    from dpa.integrations import _kornia_ops as ops
-
-    raise UnsupportedTransformError(module, "kornia", ops.supported_names(), why)
 
 
 class DeterministicKornia:
@@ -200,7 +186,7 @@ class DeterministicKornia:
         Its noise is ``dpa.apply.noise_field(shape, sample_ids, seed=dk.noise_seed(prefix), epoch=epoch)``
         (one field per transform: the seed is ``dpa.keys.stream_key(seed, prefix + ".noise")``).
         """
-        return stream_key(self.seed, f"{prefix}.noise")
+        return noise_seed(self.seed, prefix)
 
     def params(self, sample_ids: Any, epoch: int) -> dict[str, Any]:
         """dpa's values for these samples: ``{config output name: (B,) tensor}`` (what drives kornia)."""
@@ -322,9 +308,9 @@ class _Run:
             return None, shape
         vals = {f: self.values[out] for f, out in node.outputs.items()}
         n = shape[0]
-        noise_seed = stream_key(self.seed, f"{node.prefix}.noise") if node.prefix is not None else 0
+        seed = noise_seed(self.seed, node.prefix) if node.prefix is not None else 0
         in_shape = node.handler.input_shape(node.module, shape)
-        ctx = Ctx(vals, tuple(shape), self.dtype, self.device, self.ids, noise_seed, self.epoch)
+        ctx = Ctx(vals, tuple(shape), self.dtype, self.device, self.ids, seed, self.epoch)
         params = dict(node.handler.params(node.module, ctx))
         apply = vals["apply"] if "apply" in vals else torch.ones(n, dtype=torch.bool)
         params["batch_prob"] = apply.to(self.dtype)
