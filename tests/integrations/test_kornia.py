@@ -273,6 +273,38 @@ def test_the_config_works_with_dpas_tools(tmp_path):
     assert "RandomAffine.degrees" in out and dk.config.fingerprint() in out
 
 
+def _rank_worker(rank: int, world: int, init_file: str, out_dir: str) -> None:
+    """One gloo rank: the same pipeline as the others, then one whose RandomAffine differs on rank 1."""
+    import pathlib
+
+    import torch.distributed as dist
+
+    from dpa.distributed import RankMismatchError, assert_consistent_across_ranks
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    results = []
+    for degrees in (10.0, 10.0 + rank):
+        dk = deterministic(K.AugmentationSequential(K.RandomAffine(degrees), K.RandomHorizontalFlip()), seed=0)
+        try:
+            assert_consistent_across_ranks(dk.config, seed=dk.seed, epoch=0)
+            results.append("ok")
+        except RankMismatchError as exc:
+            results.append(f"mismatch {exc}")
+    dist.destroy_process_group()
+    pathlib.Path(out_dir, f"rank{rank}.txt").write_text("\n".join(results))
+
+
+def test_ranks_agree_on_the_derived_config_or_all_raise(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_rank_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True,
+                       start_method="fork")  # real processes; fork skips re-importing torch
+    for rank in (0, 1):
+        same, different = (tmp_path / f"rank{rank}.txt").read_text().split("\n")
+        assert same == "ok"
+        assert different.startswith("mismatch") and "config fingerprint" in different
+
+
 def test_names_are_stable_and_user_chosen():
     aug = K.AugmentationSequential(K.RandomAffine(10.0), K.RandomHorizontalFlip(), K.RandomAffine(20.0))
     second = aug[2]

@@ -113,6 +113,11 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
     namer = ParamNamer(names)
     specs: dict[str, Any] = {}
     root = _walk(aug, "", lambda m: memo[id(m)], namer, specs)
+    if isinstance(root, _Plain):
+        raise TypeError(
+            f"aug must be a kornia augmentation or an AugmentationSequential / ImageSequential; got "
+            f"{type(aug).__name__}, which has no parameters to draw (call it directly)"
+        )
     check_names_used(namer)
     config = AugmentationConfig(specs) if specs else None
     return DeterministicKornia(clone, root, config, seed)
