@@ -311,6 +311,9 @@ def test_bad_calls_are_refused(image):
         da(image=image, sample_id=1, epoch=-1)
     with pytest.raises(TypeError, match="albumentations Compose or transform"):
         deterministic([Al.HorizontalFlip()], seed=0)
+    flip = Al.HorizontalFlip()
+    with pytest.raises(ValueError, match="same HorizontalFlip object appears twice"):
+        deterministic(Al.Compose([flip, Al.Rotate(), flip]), seed=0)
 
 
 def test_untested_versions_and_albumentationsx_are_refused(monkeypatch):

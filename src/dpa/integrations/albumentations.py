@@ -101,7 +101,7 @@ def deterministic(compose: Any, *, seed: int, names: Mapping[Any, str] | None = 
     clone.set_random_state(_NoRandom("numpy"), _NoRandom("random"))
     namer = ParamNamer(names)
     specs: dict[str, Any] = {}
-    root = _walk(compose, lambda t: memo[id(t)], namer, specs, forced=False)
+    root = _walk(compose, lambda t: memo[id(t)], namer, specs, forced=False, seen=set())
     check_names_used(namer)
     return DeterministicAlbumentations(root, AugmentationConfig(specs) if specs else None, seed)
 
@@ -124,11 +124,20 @@ def _refuse(t: Any, why: str = "") -> None:
     TABLE.refuse(t, why)
 
 
-def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced: bool) -> _Node:
+def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced: bool, seen: set[int]) -> _Node:
     """The node of ``t`` (pointing at dpa's copy); ``forced``: its parent applies it whatever its ``p``."""
     import albumentations as A
 
     from dpa.integrations._albumentations_ops import DETERMINISTIC, TABLE
+
+    def prefix() -> str:
+        if id(t) in seen:  # one object, one name, so the same draws at both places (two flips cancel out)
+            raise ValueError(
+                f"the same {type(t).__name__} object appears twice in the pipeline; albumentations draws for each "
+                f"occurrence, dpa names each transform once: put a copy (copy.deepcopy) at the second place"
+            )
+        seen.add(id(t))
+        return namer.prefix(t)
 
     if isinstance(t, A.BaseCompose):
         kinds = {A.Compose: "compose", A.OneOf: "oneof", A.SomeOf: "someof", A.RandomOrder: "someof",
@@ -136,9 +145,9 @@ def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced
         kind = kinds.get(type(t))
         if kind is None:
             _refuse(t, "dpa walks Compose, OneOf, SomeOf, RandomOrder, Sequential and OneOrOther")
-        node = _Node(kind, copy_of(t), prefix=namer.prefix(t))
+        node = _Node(kind, copy_of(t), prefix=prefix())
         children_forced = kind in ("oneof", "oneorother")
-        node.children = [_walk(c, copy_of, namer, specs, children_forced) for c in t.transforms]
+        node.children = [_walk(c, copy_of, namer, specs, children_forced, seen) for c in t.transforms]
         node.outputs = add_fields(node.prefix, _container_fields(t, kind, forced), specs)
         return node
     handler = TABLE.handler_for(t)
@@ -150,7 +159,7 @@ def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced
     cls = type(t).__name__
     if cls in DETERMINISTIC and (t.p >= 1.0 or forced):
         return _Node("leaf", copy_of(t), handler=handler)
-    node = _Node("leaf", copy_of(t), prefix=namer.prefix(t), handler=handler)
+    node = _Node("leaf", copy_of(t), prefix=prefix(), handler=handler)
     fields = dict(handler.fields(t))
     if not forced:
         fields["apply"] = BernoulliSpec(p=min(max(float(t.p), 0.0), 1.0))
