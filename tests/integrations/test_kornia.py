@@ -453,8 +453,18 @@ def test_agrees_with_dpa_apply_on_colour_blur_noise(smooth):
     assert (dk(smooth, sample_ids=IDS, epoch=0) - ref).abs().max() < 1e-5
     mid = 0.3 + 0.4 * smooth  # away from 0 and 1, where dpa.apply clamps and kornia does not
     dk = deterministic(K.RandomGaussianNoise(std=0.02, p=1.0), seed=1)
-    ref = A.gaussian_noise(mid, 0.02, IDS, seed=dk.noise_seed("RandomGaussianNoise"), epoch=0)
+    ref = A.gaussian_noise(mid, 0.02, IDS, seed=1, epoch=0)  # the first noise transform: the run's own seed
+    assert dk.noise_seed("RandomGaussianNoise") == 1
     assert (dk(mid, sample_ids=IDS, epoch=0) - ref).abs().max() < 1e-6
+    # A second noise transform has a field of its own.
+    two = deterministic(K.AugmentationSequential(K.RandomGaussianNoise(std=0.02, p=1.0), K.RandomGaussianNoise(std=0.02, p=1.0)),
+                        seed=1)
+    second = two.noise_seed("RandomGaussianNoise_2")
+    assert second != 1
+    ref2 = A.gaussian_noise(ref, 0.02, IDS, seed=second, epoch=0)
+    assert (two(mid, sample_ids=IDS, epoch=0) - ref2).abs().max() < 1e-6
+    with pytest.raises(KeyError, match="no Gaussian-noise transform is named 'RandomAffine'"):
+        two.noise_seed("RandomAffine")
 
 
 def test_the_readme_snippet_runs():

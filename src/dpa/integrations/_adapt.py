@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.keys import stream_key
 
-__all__ = ["HandlerTable", "add_fields", "check_names_used", "noise_seed"]
+__all__ = ["HandlerTable", "NoiseSeeds", "add_fields", "check_names_used"]
 
 
 class HandlerTable:
@@ -73,6 +73,27 @@ def check_names_used(namer: ParamNamer) -> None:
         raise ValueError(f"names has key(s) {unused!r} that match no random transform of the pipeline")
 
 
-def noise_seed(seed: int, prefix: str) -> int:
-    """The seed of the noise field of the transform named ``prefix``: ``stream_key(seed, prefix + ".noise")``."""
-    return stream_key(seed, f"{prefix}.noise")
+class NoiseSeeds:
+    """The seed of each Gaussian-noise transform's field (``dpa.apply.noise_field``).
+
+    The first noise transform of the pipeline (in the order it is walked)
+    uses the run's seed, so its field is the one ``dpa.apply.gaussian_noise``
+    makes for that seed; each later one gets its own,
+    ``stream_key(seed, "<prefix>.noise")``, so that two noise transforms are
+    not the same noise.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._by_prefix: dict[str, int] = {}
+
+    def add(self, prefix: str) -> int:
+        """Register the noise transform ``prefix``; return its seed."""
+        seed = self.seed if not self._by_prefix else stream_key(self.seed, f"{prefix}.noise")
+        self._by_prefix[prefix] = seed
+        return seed
+
+    def __call__(self, prefix: str) -> int:
+        if prefix not in self._by_prefix:
+            raise KeyError(f"no Gaussian-noise transform is named {prefix!r}; the pipeline's are {list(self._by_prefix)}")
+        return self._by_prefix[prefix]

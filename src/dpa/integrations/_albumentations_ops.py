@@ -38,6 +38,7 @@ def _unit() -> UniformSpec:
 
 
 class Handler:
+    noisy = False  # draws a noise field
     """Specs and params of one albumentations class."""
 
     def fields(self, t: Any) -> dict[str, Spec]:
@@ -235,6 +236,8 @@ class _GaussianBlur(Handler):
 
 class _GaussNoise(Handler):
     """GaussNoise: ``(mean + std * z) * max_value``, ``z`` the sample's dpa noise field (HWC order)."""
+
+    noisy = True
 
     def fields(self, t: Any) -> dict[str, Spec]:
         return {"std": _uniform(t.std_range), "mean": _uniform(t.mean_range)}

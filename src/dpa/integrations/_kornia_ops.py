@@ -51,6 +51,7 @@ class Ctx:
 
 
 class Handler:
+    noisy = False  # draws a noise field
     """Specs and params of one kornia class (subclasses below)."""
 
     def fields(self, module: Any) -> dict[str, Spec]:
@@ -345,6 +346,8 @@ class _Blur(Handler):
 
 class _Noise(Handler):
     """RandomGaussianNoise: ``mean + std * z``, ``z`` dpa's noise field of the sample (only where applied)."""
+
+    noisy = True
 
     def params(self, module: Any, ctx: Ctx) -> dict[str, torch.Tensor]:
         from dpa.apply import noise_field

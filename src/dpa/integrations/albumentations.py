@@ -37,7 +37,7 @@ import numpy as np
 from dpa.composite import PermutationSpec
 from dpa.config import AugmentationConfig
 from dpa.generate import gen_augmentation_params
-from dpa.integrations._adapt import add_fields, check_names_used, noise_seed
+from dpa.integrations._adapt import NoiseSeeds, add_fields, check_names_used
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.integrations._version import UnsupportedVersionError, require_version
 from dpa.keys import check_epoch, check_sample_id, check_seed
@@ -60,6 +60,7 @@ class _Node:
     handler: Any = None
     children: list["_Node"] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)  # field -> flat config output name
+    noise_seed: int = 0  # of its noise field, for a Gaussian-noise transform
 
 
 def deterministic(compose: Any, *, seed: int, names: Mapping[Any, str] | None = None) -> "DeterministicAlbumentations":
@@ -101,9 +102,10 @@ def deterministic(compose: Any, *, seed: int, names: Mapping[Any, str] | None = 
     clone.set_random_state(_NoRandom("numpy"), _NoRandom("random"))
     namer = ParamNamer(names)
     specs: dict[str, Any] = {}
-    root = _walk(compose, lambda t: memo[id(t)], namer, specs, forced=False, seen=set())
+    seeds = NoiseSeeds(seed)
+    root = _walk(compose, lambda t: memo[id(t)], namer, specs, seeds, forced=False, seen=set())
     check_names_used(namer)
-    return DeterministicAlbumentations(root, AugmentationConfig(specs) if specs else None, seed)
+    return DeterministicAlbumentations(root, AugmentationConfig(specs) if specs else None, seed, seeds)
 
 
 def _check_versions() -> None:
@@ -124,7 +126,9 @@ def _refuse(t: Any, why: str = "") -> None:
     TABLE.refuse(t, why)
 
 
-def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced: bool, seen: set[int]) -> _Node:
+def _walk(
+    t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], seeds: NoiseSeeds, forced: bool, seen: set[int]
+) -> _Node:
     """The node of ``t`` (pointing at dpa's copy); ``forced``: its parent applies it whatever its ``p``."""
     import albumentations as A
 
@@ -147,7 +151,7 @@ def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced
             _refuse(t, "dpa walks Compose, OneOf, SomeOf, RandomOrder, Sequential and OneOrOther")
         node = _Node(kind, copy_of(t), prefix=prefix())
         children_forced = kind in ("oneof", "oneorother")
-        node.children = [_walk(c, copy_of, namer, specs, children_forced, seen) for c in t.transforms]
+        node.children = [_walk(c, copy_of, namer, specs, seeds, children_forced, seen) for c in t.transforms]
         node.outputs = add_fields(node.prefix, _container_fields(t, kind, forced), specs)
         return node
     handler = TABLE.handler_for(t)
@@ -164,6 +168,8 @@ def _walk(t: Any, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], forced
     if not forced:
         fields["apply"] = BernoulliSpec(p=min(max(float(t.p), 0.0), 1.0))
     node.outputs = add_fields(node.prefix, fields, specs)
+    if handler.noisy:
+        node.noise_seed = seeds.add(node.prefix)
     return node
 
 
@@ -217,10 +223,11 @@ class DeterministicAlbumentations:
         seed: the seed given to :func:`deterministic`.
     """
 
-    def __init__(self, root: _Node, config: AugmentationConfig | None, seed: int) -> None:
+    def __init__(self, root: _Node, config: AugmentationConfig | None, seed: int, seeds: NoiseSeeds) -> None:
         self._root = root
         self.config = config
         self.seed = seed
+        self._noise_seeds = seeds
 
     @property
     def transform(self) -> Any:
@@ -244,9 +251,13 @@ class DeterministicAlbumentations:
 
         Its standard normals are ``dpa.apply.noise_field((1, C, H, W), [sample_id], seed=da.noise_seed(prefix),
         epoch=epoch)``, transposed to the image's (H, W, C): pixel (y, x) of channel c gets the same normal as
-        ``dpa.apply.gaussian_noise`` gives a (C, H, W) tensor of that sample.
+        ``dpa.apply.gaussian_noise`` gives a (C, H, W) tensor of that sample. The pipeline's first noise
+        transform uses ``da.seed`` itself; a later one ``dpa.keys.stream_key(seed, prefix + ".noise")``.
+
+        Raises:
+            KeyError: no Gaussian-noise transform has that name.
         """
-        return noise_seed(self.seed, prefix)
+        return self._noise_seeds(prefix)
 
     def __call__(self, *, sample_id: int, epoch: int, **data: Any) -> dict[str, Any]:
         """Augment one sample, as ``compose(**data)`` would, with dpa's parameters for ``sample_id`` in ``epoch``.
@@ -360,7 +371,7 @@ class _Run:
             """Standard normals for an (H, W) or (H, W, C) array: element (y, x, c) is the field's (c, y, x)."""
             from dpa.apply import noise_field
 
-            seed = noise_seed(self.seed, node.prefix)
+            seed = node.noise_seed
             chw = (shape[2] if len(shape) == 3 else 1, shape[0], shape[1])
             z = noise_field((1, *chw), [self.sample_id], seed=seed, epoch=self.epoch).numpy()[0]
             return z.transpose(1, 2, 0) if len(shape) == 3 else z[0]

@@ -35,7 +35,7 @@ import numpy as np
 
 from dpa.config import AugmentationConfig
 from dpa.generate import as_sample_ids, gen_augmentation_batch
-from dpa.integrations._adapt import add_fields, check_names_used, noise_seed
+from dpa.integrations._adapt import NoiseSeeds, add_fields, check_names_used
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.integrations._version import UnsupportedVersionError, require_version
 from dpa.keys import check_epoch, check_seed
@@ -58,6 +58,7 @@ class _Leaf:
     prefix: str | None  # None: deterministic, passed through
     outputs: dict[str, str] = field(default_factory=dict)  # field -> flat config output name
     gated: bool = False  # p < 1: a size-changing transform cannot be gated per sample
+    noise_seed: int = 0  # of its noise field, for a Gaussian-noise transform
 
 
 @dataclass
@@ -112,7 +113,8 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
     clone = copy.deepcopy(aug, memo)
     namer = ParamNamer(names)
     specs: dict[str, Any] = {}
-    root = _walk(aug, "", lambda m: memo[id(m)], namer, specs)
+    seeds = NoiseSeeds(seed)
+    root = _walk(aug, "", lambda m: memo[id(m)], namer, specs, seeds)
     if isinstance(root, _Plain):
         raise TypeError(
             f"aug must be a kornia augmentation or an AugmentationSequential / ImageSequential; got "
@@ -120,10 +122,10 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
         )
     check_names_used(namer)
     config = AugmentationConfig(specs) if specs else None
-    return DeterministicKornia(clone, root, config, seed)
+    return DeterministicKornia(clone, root, config, seed, seeds)
 
 
-def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[str, Any]) -> Any:
+def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], seeds: NoiseSeeds) -> Any:
     """The node of ``module`` (pointing at dpa's copy), its specs added to ``specs``."""
     import kornia.augmentation as K
 
@@ -134,7 +136,7 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
             TABLE.refuse(module, "dpa walks AugmentationSequential and ImageSequential containers only")
         if module.random_apply is not False:
             TABLE.refuse(module, f"random_apply={module.random_apply!r} draws one sequence of transforms per batch")
-        children = [_walk(child, n, copy_of, namer, specs) for n, child in module.named_children()]
+        children = [_walk(child, n, copy_of, namer, specs, seeds) for n, child in module.named_children()]
         return _Seq(name, copy_of(module), children)
     if isinstance(module, K.MixAugmentationBaseV2):
         TABLE.refuse(module, "it mixes the samples of a batch, so a sample's result depends on the others")
@@ -152,6 +154,8 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
     prefix = namer.prefix(module)
     leaf = _Leaf(name, copy_of(module), handler, prefix, gated=p < 1.0)
     leaf.outputs = add_fields(prefix, {**handler.fields(module), "apply": BernoulliSpec(p=p)}, specs)
+    if handler.noisy:
+        leaf.noise_seed = seeds.add(prefix)
     handler.prepare(leaf.module)
     return leaf
 
@@ -175,11 +179,12 @@ class DeterministicKornia:
         module: dpa's copy of the pipeline (what runs).
     """
 
-    def __init__(self, module: Any, root: Any, config: AugmentationConfig | None, seed: int) -> None:
+    def __init__(self, module: Any, root: Any, config: AugmentationConfig | None, seed: int, seeds: NoiseSeeds) -> None:
         self.module = module
         self.config = config
         self.seed = seed
         self._root = root
+        self._noise_seeds = seeds
 
     def __repr__(self) -> str:
         names = list(self.config) if self.config is not None else []
@@ -188,10 +193,14 @@ class DeterministicKornia:
     def noise_seed(self, prefix: str) -> int:
         """The seed of the noise field of the transform named ``prefix`` (``"RandomGaussianNoise"``).
 
-        Its noise is ``dpa.apply.noise_field(shape, sample_ids, seed=dk.noise_seed(prefix), epoch=epoch)``
-        (one field per transform: the seed is ``dpa.keys.stream_key(seed, prefix + ".noise")``).
+        Its noise is ``mean + std * dpa.apply.noise_field(shape, sample_ids, seed=dk.noise_seed(prefix),
+        epoch=epoch)``. The pipeline's first noise transform uses ``dk.seed`` itself (the field
+        ``dpa.apply.gaussian_noise`` makes); a later one ``dpa.keys.stream_key(seed, prefix + ".noise")``.
+
+        Raises:
+            KeyError: no Gaussian-noise transform has that name.
         """
-        return noise_seed(self.seed, prefix)
+        return self._noise_seeds(prefix)
 
     def params(self, sample_ids: Any, epoch: int) -> dict[str, Any]:
         """dpa's values for these samples: ``{config output name: (B,) tensor}`` (what drives kornia)."""
@@ -313,9 +322,8 @@ class _Run:
             return None, shape
         vals = {f: self.values[out] for f, out in node.outputs.items()}
         n = shape[0]
-        seed = noise_seed(self.seed, node.prefix) if node.prefix is not None else 0
         in_shape = node.handler.input_shape(node.module, shape)
-        ctx = Ctx(vals, tuple(shape), self.dtype, self.device, self.ids, seed, self.epoch)
+        ctx = Ctx(vals, tuple(shape), self.dtype, self.device, self.ids, node.noise_seed, self.epoch)
         params = dict(node.handler.params(node.module, ctx))
         apply = vals["apply"] if "apply" in vals else torch.ones(n, dtype=torch.bool)
         params["batch_prob"] = apply.to(self.dtype)
