@@ -337,6 +337,10 @@ def test_untested_versions_and_albumentationsx_are_refused(monkeypatch):
     monkeypatch.setattr(metadata, "version", fake({"albumentationsx": "2.0.11"}))
     with pytest.raises(UnsupportedVersionError, match="AlbumentationsX .*AGPL"):
         deterministic(Al.Compose([Al.HorizontalFlip()]), seed=0)
+    monkeypatch.setattr(metadata, "version", real)
+    monkeypatch.setattr(Al, "__version__", "2.0.7")  # the module that would run is what counts too
+    with pytest.raises(UnsupportedVersionError, match="found 2.0.7"):
+        deterministic(Al.Compose([Al.HorizontalFlip()]), seed=0)
 
 
 # --------------------------------------------------------------------------- targets follow the image

@@ -9,6 +9,7 @@ misread.
 
 from __future__ import annotations
 
+import importlib
 import re
 from importlib import metadata
 
@@ -27,7 +28,7 @@ def _release(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in match.group(0).split("."))
 
 
-def require_version(distribution: str, low: str, high: str, tested: str, note: str = "") -> str:
+def require_version(distribution: str, low: str, high: str, tested: str, note: str = "", module: str | None = None) -> str:
     """Check that ``distribution`` is installed at a version in ``[low, high)``; return that version.
 
     Args:
@@ -35,13 +36,15 @@ def require_version(distribution: str, low: str, high: str, tested: str, note: s
         low, high: the supported range, ``low`` included, ``high`` excluded.
         tested: the version(s) the test suite ran against, for the message.
         note: a sentence appended to the message (e.g. why a fork is not supported).
+        module: the import name, whose ``__version__`` (when it has one) must
+            be in the range too: it is the code that will run.
 
     Returns:
         The installed version string.
 
     Raises:
         UnsupportedVersionError: the distribution is not installed, or its
-            version is outside ``[low, high)``.
+            version (or the module's) is outside ``[low, high)``.
 
     >>> require_version("numpy", "1.0", "1000.0", tested="any") != ""
     True
@@ -53,10 +56,12 @@ def require_version(distribution: str, low: str, high: str, tested: str, note: s
             f"dpa.integrations needs the {distribution!r} distribution (>={low},<{high}, tested with {tested}); "
             f"it is not installed. {note}".rstrip()
         ) from None
-    if not _release(low) <= _release(installed) < _release(high):
-        raise UnsupportedVersionError(
-            f"dpa.integrations supports {distribution} >={low},<{high} (tested with {tested}); found {installed}. "
-            f"Its parameter formats change between releases, so dpa refuses to drive a version it was not tested "
-            f"with: install a supported one (pip install '{distribution}>={low},<{high}'). {note}".rstrip()
-        )
+    imported = importlib.import_module(module) if module is not None else None
+    for found in (installed, getattr(imported, "__version__", installed)):
+        if not _release(low) <= _release(str(found)) < _release(high):
+            raise UnsupportedVersionError(
+                f"dpa.integrations supports {distribution} >={low},<{high} (tested with {tested}); found {found}. "
+                f"Its parameter formats change between releases, so dpa refuses to drive a version it was not "
+                f"tested with: install a supported one (pip install '{distribution}>={low},<{high}'). {note}".rstrip()
+            )
     return installed

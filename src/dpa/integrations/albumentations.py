@@ -117,7 +117,7 @@ def _check_versions() -> None:
         fork = None
     if fork is not None:
         raise UnsupportedVersionError(f"found AlbumentationsX {fork}. {_LICENCE_NOTE}")
-    require_version("albumentations", "2.0.8", "2.1", tested="2.0.8", note=_LICENCE_NOTE)
+    require_version("albumentations", "2.0.8", "2.1", tested="2.0.8", note=_LICENCE_NOTE, module="albumentations")
 
 
 def _refuse(t: Any, why: str = "") -> None:

@@ -103,7 +103,7 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
         >>> dk.config["RandomRotation.degrees"].to_dict()
         {'kind': 'uniform', 'low': -30.0, 'high': 30.0, 'p': 1.0}
     """
-    require_version("kornia", "0.9", "0.10", tested="0.9.0")
+    require_version("kornia", "0.9", "0.10", tested="0.9.0", module="kornia")
     import torch
 
     seed = check_seed(seed)
