@@ -86,8 +86,8 @@ def _fmt_rate(x: float | None) -> str:
     return f"{x:.0f} /s"
 
 
-def metrics_table(results: Sequence[BenchmarkMetrics], baseline: str | None = None, title: str = "dpa bench") -> Any:
-    """A rich Table of results; with ``baseline``, a column of each rate divided by that case's."""
+def metrics_table(results: Sequence[BenchmarkMetrics], baseline: str | None = None, title: str | None = "dpa bench") -> Any:
+    """A rich Table of results; with ``baseline``, a column of each rate divided by that case's (``title=None``: none)."""
     from rich.table import Table
 
     base = next((r for r in results if r.name == baseline), None)

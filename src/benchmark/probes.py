@@ -88,10 +88,17 @@ def measure_time(clock: Callable[[], float] = time.perf_counter) -> Iterator[Tim
 
 @contextmanager
 def measure_memory(interval: float = 0.002) -> Iterator[MemoryResult]:
-    """Measure this process's RSS over the block; a background thread samples the peak every ``interval`` s."""
+    """Measure this process's RSS over the block; a background thread samples the peak every ``interval`` s.
+
+    Inside the block, ``start_mb``, ``peak_mb`` and ``samples`` are kept up
+    to date by the sampler (so a caller can wait for a reading); the rest is
+    filled on exit.
+    """
     result = MemoryResult()
     proc = psutil.Process()
     start = rss_mb(proc)
+    result.start_mb = result.peak_mb = start
+    result.samples = 1
     peak = [start]
     count = [1]
     stop = threading.Event()
@@ -100,6 +107,7 @@ def measure_memory(interval: float = 0.002) -> Iterator[MemoryResult]:
         while not stop.wait(interval):
             peak[0] = max(peak[0], rss_mb(proc))
             count[0] += 1
+            result.peak_mb, result.samples = peak[0], count[0]
 
     thread = threading.Thread(target=sample, name="dpa-measure-memory", daemon=True)
     thread.start()

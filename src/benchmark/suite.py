@@ -39,14 +39,20 @@ def run_suite(
     chunk_sizes: tuple[int, ...] = (1_000, 10_000, 100_000),
     on_case: Callable[[str], None] | None = None,
 ) -> SuiteResult:
-    """Run the standard set; ``on_case(name)`` is called before each case (for a progress bar)."""
+    """Run the standard set; ``on_case(name)`` is called before each case (for a progress bar).
+
+    The scalar, stream, batching and distributed cases use ``moderate`` when
+    it is among ``presets``, else the first preset, and are named after it
+    (``"scalar mild"``), as are the ratios computed from them.
+    """
     import dpa
 
     config = config or BenchmarkConfig(iterations=5, warmup=1)
     runner = BenchmarkRunner(config)
     if processes is None:
         processes = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    main = dpa.get_preset("moderate" if "moderate" in presets else presets[0])
+    main_name = "moderate" if "moderate" in presets else presets[0]
+    main = dpa.get_preset(main_name)
     k = len(main.outputs)
     results: list[BenchmarkMetrics] = []
 
@@ -62,7 +68,7 @@ def run_suite(
     for p in presets:
         case(f"batch {p}", lambda p=p: runner.benchmark_generation(samples, dpa.get_preset(p)))
     gpu_ratios = gpu_cases(case, runner, presets, samples, main) if str(config.device).startswith("cuda") else {}
-    scalar = case("scalar moderate", lambda: runner.benchmark_scalar(max(samples // 50, 100), main))
+    scalar = case(f"scalar {main_name}", lambda: runner.benchmark_scalar(max(samples // 50, 100), main))
     if config.backend == "numpy":
         for cs in chunk_sizes:
             sub = BenchmarkRunner(BenchmarkConfig(**{**config.__dict__, "chunk_size": cs}))
@@ -80,7 +86,7 @@ def run_suite(
     for name in available_peers():
         n = max(samples // _PER_SAMPLE_DIVISOR.get(name, 1), 100)
         case(f"peer {name}", lambda name=name, n=n: runner.benchmark_peer(name, n, k))
-    batch = next(r for r in results if r.name == f"batch {'moderate' if 'moderate' in presets else presets[0]}")
+    batch = next(r for r in results if r.name == f"batch {main_name}")
     ratios = {}
     for r in results:
         if r.name.startswith("peer "):

@@ -1,0 +1,300 @@
+"""The on-disk format of a dpa output: names, metadata, and what a valid one must hold.
+
+A finished output ``DIR`` holds exactly:
+
+* ``metadata.json``: the JSON object :func:`build_metadata` makes (format
+  name and version, stream and dpa versions, config and its fingerprint,
+  seed, epoch, first id, number of samples, and each output's file and dtype),
+  written by :func:`metadata_bytes` so that the same arguments always give
+  the same bytes;
+* one ``<output>.npy`` per flat output of the config (see
+  :mod:`dpa.store.npyfile`).
+
+Beside it, while a run works, live ``DIR.partial/`` (the output being
+built, with ``metadata.pending.json`` and ``progress.json``),
+``DIR.dpa-lock`` (the writer's lock), and during ``--overwrite``'s final
+swap ``DIR.dpa-old`` / ``DIR.dpa-trash`` (the previous output). docs/CLI.md
+describes the whole protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dpa.config import AugmentationConfig
+from dpa.generate import gen_augmentation_batch
+from dpa.keys import MAX_EPOCH, MAX_SAMPLE_ID, MAX_SEED
+from dpa.store.errors import DamagedOutputError
+from dpa.store.npyfile import DESCR, file_size
+from dpa.version import STREAM_VERSION, __version__
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "METADATA",
+    "PENDING",
+    "PROGRESS",
+    "OutputPaths",
+    "OutputFile",
+    "Layout",
+    "build_metadata",
+    "metadata_bytes",
+    "load_json",
+    "check_metadata",
+    "looks_like_output",
+    "IDENTITY_KEYS",
+]
+
+FORMAT = "dpa-params"
+FORMAT_VERSION = 1
+METADATA = "metadata.json"
+PENDING = "metadata.pending.json"
+PROGRESS = "progress.json"
+MAX_JSON_BYTES = 64 << 20  # a metadata file larger than this is not one dpa wrote
+_DTYPE_NAMES = {"float": "float64", "int": "int64", "bool": "bool"}
+_HEX16 = re.compile(r"^[0-9a-f]{16}$")
+# What must agree for an existing output or interrupted run to be "the same command".
+IDENTITY_KEYS = ("format", "format_version", "stream_version", "fingerprint", "seed", "epoch", "start", "num_samples")
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """Every path one output uses: the output and its siblings."""
+
+    dir: Path
+    partial: Path
+    lock: Path
+    old: Path
+    trash: Path
+
+    @classmethod
+    def of(cls, out: Path) -> "OutputPaths":
+        return cls(
+            out,
+            out.with_name(out.name + ".partial"),
+            out.with_name(out.name + ".dpa-lock"),
+            out.with_name(out.name + ".dpa-old"),
+            out.with_name(out.name + ".dpa-trash"),
+        )
+
+    # the longest suffix above: the output's name must leave room for it
+    LONGEST_SUFFIX = len(".dpa-trash")
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """One ``.npy`` file of an output."""
+
+    name: str
+    file: str
+    dtype: str
+    descr: str
+    num_samples: int
+
+    @property
+    def itemsize(self) -> int:
+        return 1 if self.descr == "|b1" else 8
+
+    @property
+    def size(self) -> int:
+        return file_size(self.descr, self.num_samples)
+
+
+def build_metadata(config: AugmentationConfig, num_samples: int, seed: int, epoch: int, start: int) -> dict[str, Any]:
+    """The metadata of the output these arguments make (no time stamp: the same arguments, the same bytes)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "stream_version": STREAM_VERSION,
+        "dpa_version": __version__,
+        "fingerprint": config.fingerprint(),
+        "seed": seed,
+        "epoch": epoch,
+        "start": start,
+        "num_samples": num_samples,
+        "config": config.to_dict(),
+        "outputs": {o.name: {"file": f"{o.name}.npy", "dtype": _DTYPE_NAMES[o.dtype]} for o in config.outputs},
+    }
+
+
+def metadata_bytes(meta: dict[str, Any]) -> bytes:
+    """``meta`` as the exact bytes dpa writes."""
+    return (json.dumps(meta, indent=2) + "\n").encode("utf-8")
+
+
+class Layout:
+    """What one ``write_params`` call produces: its metadata (and bytes) and its files."""
+
+    def __init__(self, config: AugmentationConfig, num_samples: int, seed: int, epoch: int, start: int) -> None:
+        self.config = config
+        self.num_samples = num_samples
+        self.seed, self.epoch, self.start = seed, epoch, start
+        self.metadata = build_metadata(config, num_samples, seed, epoch, start)
+
+    @cached_property
+    def metadata_bytes(self) -> bytes:
+        return metadata_bytes(self.metadata)
+
+    @cached_property
+    def files(self) -> tuple[OutputFile, ...]:
+        return tuple(
+            OutputFile(name, info["file"], info["dtype"], DESCR[info["dtype"]], self.num_samples)
+            for name, info in self.metadata["outputs"].items()
+        )
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files) + 2 * len(self.metadata_bytes)
+
+    def values(self, lo: int, hi: int) -> dict[str, Any]:
+        """The values of samples ``lo .. hi - 1`` (counted from ``start``), each as the little-endian array stored."""
+        ids = np.arange(hi - lo, dtype=np.uint64) + np.uint64(self.start + lo)
+        batch = gen_augmentation_batch(ids, self.config, seed=self.seed, epoch=self.epoch)
+        return {f.name: np.ascontiguousarray(batch[f.name], dtype=np.dtype(f.descr)) for f in self.files}
+
+    def differences(self, other: dict[str, Any]) -> list[str]:
+        """The identity keys on which another metadata dict differs from this one."""
+        return [k for k in IDENTITY_KEYS if other.get(k) != self.metadata[k]] + (
+            ["outputs"] if other.get("outputs") != self.metadata["outputs"] else []
+        )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_json(path: Path) -> Any:
+    """Parse a small JSON file strictly: a regular file (not a link), UTF-8, no duplicate keys, no NaN.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: anything else wrong, in words (a link, too large, not JSON, nested too deeply).
+    """
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise ValueError("it is a symbolic link, not a file dpa wrote")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError("it is not a regular file")
+    if st.st_size > MAX_JSON_BYTES:
+        raise ValueError(f"it is {st.st_size:,} bytes, larger than any file dpa writes")
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_JSON_BYTES + 1)
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("it is not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # json.JSONDecodeError, duplicate keys, digit limits
+        raise ValueError(f"it is not valid JSON: {exc}") from None
+
+
+def looks_like_output(directory: Path) -> bool:
+    """True if ``directory`` holds a ``metadata.json`` that says it is a dpa output (whatever else is wrong with it)."""
+    try:
+        meta = load_json(directory / METADATA)
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def _int_field(meta: dict[str, Any], key: str, high: int) -> int:
+    value = meta.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise ValueError(f"'{key}' must be an integer in [0, {high}]; found {value!r}")
+    return value
+
+
+def check_metadata(meta: Any, where: Path) -> AugmentationConfig:
+    """Check that ``meta`` is metadata this dpa can verify, and return its config.
+
+    Args:
+        meta: the parsed ``metadata.json``.
+        where: its path, for messages.
+
+    Raises:
+        DamagedOutputError: naming the first field that is missing, of the
+            wrong type, out of range, or inconsistent with the others.
+    """
+
+    def bad(problem: str) -> DamagedOutputError:
+        return DamagedOutputError(f"{where}: {problem}")
+
+    if not isinstance(meta, dict):
+        raise bad(f"it holds a JSON {type(meta).__name__}, not the metadata object dpa writes")
+    if meta.get("format") != FORMAT:
+        raise bad(f"'format' is {meta.get('format')!r}, not {FORMAT!r}: not a dpa output")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise bad(f"'format_version' is {version!r}; this dpa reads format version {FORMAT_VERSION} only")
+    known = {*IDENTITY_KEYS, "dpa_version", "config", "outputs", "created"}  # "created": written by dpa <= 0.1.0
+    missing = [k for k in (*IDENTITY_KEYS, "dpa_version", "config", "outputs") if k not in meta]
+    if missing:
+        raise bad(f"missing field(s) {', '.join(map(repr, missing))}")
+    unknown = sorted(set(meta) - known)
+    if unknown:
+        raise bad(f"unexpected field(s) {', '.join(map(repr, unknown))}")
+    if meta["stream_version"] != STREAM_VERSION or isinstance(meta["stream_version"], bool):
+        raise bad(f"written with stream version {meta['stream_version']!r}; this dpa implements stream version {STREAM_VERSION}")
+    if not isinstance(meta["dpa_version"], str) or not isinstance(meta.get("created", ""), str):
+        raise bad("'dpa_version' and 'created' must be strings")
+    try:
+        _int_field(meta, "seed", MAX_SEED)
+        _int_field(meta, "epoch", MAX_EPOCH)
+        start = _int_field(meta, "start", MAX_SAMPLE_ID)
+        n = _int_field(meta, "num_samples", MAX_SAMPLE_ID + 1)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    if n and start + n - 1 > MAX_SAMPLE_ID:
+        raise bad(f"'start' + 'num_samples' - 1 = {start + n - 1} is past the last sample id 2**64 - 1")
+    if not isinstance(meta["fingerprint"], str) or not _HEX16.match(meta["fingerprint"]):
+        raise bad(f"'fingerprint' must be 16 hex digits; found {meta['fingerprint']!r}")
+    if not isinstance(meta["config"], dict):
+        raise bad("'config' must be a JSON object of parameter specs")
+    try:
+        config = AugmentationConfig.from_dict(meta["config"])
+    except Exception as exc:  # any invalid config, whatever the config layer raises for it
+        raise bad(f"'config' is not a valid config ({type(exc).__name__}: {exc})") from None
+    if config.fingerprint() != meta["fingerprint"]:
+        raise bad(f"'fingerprint' {meta['fingerprint']} does not match its config (fingerprint {config.fingerprint()})")
+    _check_outputs(meta["outputs"], config, bad)
+    return config
+
+
+def _check_outputs(outputs: Any, config: AugmentationConfig, bad: Any) -> None:
+    if not isinstance(outputs, dict):
+        raise bad("'outputs' must be a JSON object")
+    expected = build_metadata(config, 0, 0, 0, 0)["outputs"]
+    for name, info in outputs.items():
+        if name not in expected:
+            raise bad(f"'outputs' names {name!r}, which its config does not produce")
+        if not isinstance(info, dict) or set(info) != {"file", "dtype"}:
+            raise bad(f"outputs[{name!r}] must be an object with exactly 'file' and 'dtype'")
+        file = info["file"]
+        if not isinstance(file, str) or os.path.isabs(file) or "/" in file or "\\" in file or file in ("", ".", ".."):
+            raise bad(f"outputs[{name!r}]['file'] = {file!r} points outside the output directory")
+        if file != expected[name]["file"]:
+            raise bad(f"outputs[{name!r}]['file'] = {file!r}; dpa stores {name!r} in {expected[name]['file']!r}")
+        if info["dtype"] != expected[name]["dtype"]:
+            raise bad(f"outputs[{name!r}]['dtype'] = {info['dtype']!r}; {name!r} is {expected[name]['dtype']!r}")
+    missing = [name for name in expected if name not in outputs]
+    if missing:
+        raise bad(f"'outputs' lacks {', '.join(map(repr, missing))}")
