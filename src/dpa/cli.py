@@ -353,6 +353,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_ranges(args: argparse.Namespace) -> int:
     from dpa.distributed import DistributedRangeSplitter
 
+    if args.start > args.num_samples:
+        raise _UsageError(f"--start must be in [0, --num-samples] = [0, {args.num_samples}]; got {args.start}")
     s = DistributedRangeSplitter(
         args.num_samples, args.world_size, mode=args.mode, drop_last=args.drop_last, pad=args.pad, start=args.start
     )

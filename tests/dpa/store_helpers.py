@@ -24,6 +24,15 @@ def run_dpa(*args: str, env: dict[str, str] | None = None, timeout: float = 300)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
+def reference(tmp_path_factory, args: tuple[str, ...] | list[str]) -> Path:
+    """The output of an uninterrupted ``dpa ARGS --out <a fresh directory>``, run in this process."""
+    from dpa.cli import main
+
+    out = tmp_path_factory.mktemp("ref") / "params"
+    assert main([*args, "--out", str(out)]) == 0
+    return out
+
+
 def snapshot(directory: Path) -> dict[str, bytes]:
     """Every file of ``directory`` (not recursive) by name, with its bytes."""
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}

@@ -113,6 +113,8 @@ TABLE = [
     ("verify of an empty path", lambda t: ["verify", ""], 2, "empty path"),
     ("verify of a directory without metadata", lambda t: ["verify", str(t)], 2, "metadata.json does not exist"),
     ("ranges -w 0", lambda t: ["ranges", "-n", "10", "-w", "0"], 2, "--world-size must be >= 1"),
+    ("ranges --start past the end", lambda t: ["ranges", "-n", "10", "-w", "3", "--start", "11"], 2,
+     "--start must be in [0, --num-samples] = [0, 10]; got 11"),
     ("ranges --pad --drop-last", lambda t: ["ranges", "-n", "10", "-w", "2", "--pad", "--drop-last"], 2, "not allowed"),
     ("inspect --rows 5000", lambda t: ["inspect", "--rows", "5000"], 2, "--rows must be in [0, 1001)"),
     ("bench --device without torch", lambda t: ["bench", "--device", "cuda"], 2, "needs --backend torch"),

@@ -76,7 +76,7 @@ def test_output_path_rules(tmp_path) -> None:
 
 def test_library_errors_speak_the_library(tmp_path) -> None:
     write_params(tmp_path / "o", dpa.get_preset("mild"), 5)
-    with pytest.raises(OutputExistsError, match=r"pass overwrite=True to replace it") as info:
+    with pytest.raises(OutputExistsError, match=r"pass resume=True to check that it is complete, or overwrite=True") as info:
         write_params(tmp_path / "o", dpa.get_preset("mild"), 5)
     assert "--overwrite" in info.value.cli_message()
 

@@ -20,7 +20,7 @@ import pytest
 
 from dpa.cli import main
 from dpa.store import TEST_POINTS
-from tests.dpa.store_helpers import assert_same_output, dpa_process, run_dpa, snapshot
+from tests.dpa.store_helpers import reference, assert_same_output, dpa_process, run_dpa, snapshot
 
 # 60,000 moderate samples in chunks of 25,000: three chunks, two checkpoints (4.6 MB each), 11 MB in all.
 N, CHUNK = "60000", "25000"
@@ -31,16 +31,12 @@ OLD = ("generate", "--preset", "mild", "-n", "3000", "--no-progress")  # the pre
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory) -> Path:
     """The uninterrupted run's output."""
-    out = tmp_path_factory.mktemp("ref") / "params"
-    assert main([*GEN, "--out", str(out)]) == 0
-    return out
+    return reference(tmp_path_factory, GEN)
 
 
 @pytest.fixture(scope="module")
 def old_ref(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("old") / "params"
-    assert main([*OLD, "--out", str(out)]) == 0
-    return out
+    return reference(tmp_path_factory, OLD)
 
 
 def killed(args: tuple[str, ...], point: str) -> None:
@@ -48,10 +44,12 @@ def killed(args: tuple[str, ...], point: str) -> None:
     assert r.returncode == -signal.SIGKILL, f"the run was not killed at {point}: rc {r.returncode}\n{r.stderr}"
 
 
-def resume(args: tuple[str, ...], out: Path, capsys) -> str:
+def resume(args: tuple[str, ...], out: Path, capsys) -> tuple[str, str]:
+    """Run ``ARGS --out OUT --resume`` in this process; it must succeed. Returns its (stdout, stderr)."""
     capsys.readouterr()
     assert main([*args, "--out", str(out), "--resume"]) == 0
-    return capsys.readouterr().err
+    captured = capsys.readouterr()
+    return captured.out, captured.err
 
 
 FRESH_POINTS = [
@@ -88,14 +86,8 @@ def test_kill_a_first_run_then_resume(point, tmp_path, ref, capsys) -> None:
     assert_same_output(out, ref)
     # Resuming a complete output reports success and writes nothing.
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
-    assert "already complete" in resume_out(GEN, out, capsys)
+    assert "already complete" in resume(GEN, out, capsys)[0]
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
-
-
-def resume_out(args: tuple[str, ...], out: Path, capsys) -> str:
-    capsys.readouterr()
-    assert main([*args, "--out", str(out), "--resume"]) == 0
-    return capsys.readouterr().out
 
 
 OVERWRITE_POINTS = [
@@ -140,8 +132,7 @@ def test_kill_while_resuming_and_resume_again(tmp_path, ref, capsys) -> None:
     killed((*GEN, "--out", str(out)), "checkpoint-written:2")
     killed((*GEN, "--out", str(out), "--resume"), "chunk-checked:1")
     killed((*GEN, "--out", str(out), "--resume"), "chunk-written:1")
-    err = resume(GEN, out, capsys)
-    assert "resuming" in err
+    assert "resuming" in resume(GEN, out, capsys)[1]
     assert_same_output(out, ref)
 
 
@@ -158,8 +149,7 @@ def test_kill_while_an_overwrite_discards_another_run(tmp_path, ref, capsys) -> 
 
 def test_resume_with_nothing_to_resume_starts_from_scratch(tmp_path, ref, capsys) -> None:
     out = tmp_path / "params"
-    err = resume(GEN, out, capsys)
-    assert "nothing to resume" in err
+    assert "nothing to resume" in resume(GEN, out, capsys)[1]
     assert_same_output(out, ref)
 
 
@@ -173,22 +163,22 @@ def test_an_unknown_point_is_refused(tmp_path) -> None:
     assert r.returncode == 2 and "unknown point 'nowhere'" in r.stderr
 
 
+BIG = ("generate", "--preset", "mild", "-n", "600000", "--chunk-size", "20000", "--no-progress")  # about 0.5 s of work
+
+
 @pytest.fixture(scope="module")
 def big_ref(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("bigref") / "params"
-    assert main(["generate", "--preset", "mild", "-n", "600000", "--chunk-size", "20000", "--no-progress", "--out", str(out)]) == 0
-    return out
+    return reference(tmp_path_factory, BIG)
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_kill_at_a_random_time_then_resume(seed, tmp_path, big_ref, capsys) -> None:
     """SIGKILL after a random delay (the run may also have finished: either way --resume completes it)."""
     out = tmp_path / "params"
-    args = ("generate", "--preset", "mild", "-n", "600000", "--chunk-size", "20000", "--no-progress")
-    proc = dpa_process(*args, "--out", str(out))
+    proc = dpa_process(*BIG, "--out", str(out))
     time.sleep(random.Random(seed).uniform(0.2, 1.0))
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     assert not os.path.lexists(out) or snapshot(out) == snapshot(big_ref)
-    resume(args, out, capsys)
+    resume(BIG, out, capsys)
     assert_same_output(out, big_ref)

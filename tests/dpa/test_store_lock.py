@@ -12,16 +12,14 @@ import dpa
 from dpa.cli import main
 from dpa.store import OutputLockedError, write_params
 from dpa.store.fsops import OutputLock
-from tests.dpa.store_helpers import assert_clean_error, assert_same_output, dpa_process, run_dpa, snapshot
+from tests.dpa.store_helpers import reference, assert_clean_error, assert_same_output, dpa_process, run_dpa, snapshot
 
 GEN = ("generate", "--preset", "moderate", "-n", "60000", "--chunk-size", "25000", "--no-progress")
 
 
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ref") / "params"
-    assert main([*GEN, "--out", str(out)]) == 0
-    return out
+    return reference(tmp_path_factory, GEN)
 
 
 def test_second_writer_is_refused_and_a_killed_holder_blocks_nobody(tmp_path, ref, capsys) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from dpa.cli import main
-from tests.dpa.store_helpers import assert_clean_error, assert_same_output, run_dpa
+from tests.dpa.store_helpers import reference, assert_clean_error, assert_same_output, run_dpa
 
 GEN = ("generate", "--preset", "moderate", "-n", "30000", "--chunk-size", "12500", "--no-progress")  # 5.6 MB
 
@@ -63,9 +63,7 @@ def fill(where: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ref") / "params"
-    assert main([*GEN, "--out", str(out)]) == 0
-    return out
+    return reference(tmp_path_factory, GEN)
 
 
 def nothing_left(out: Path) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from dpa.cli import main
-from tests.dpa.store_helpers import assert_clean_error, assert_same_output, run_dpa
+from tests.dpa.store_helpers import reference, assert_clean_error, assert_same_output, run_dpa
 
 MILD = ("generate", "--preset", "mild", "-n", "2000", "--seed", "9", "--no-progress")
 
@@ -164,9 +164,7 @@ HEADER = 128
 
 @pytest.fixture(scope="module")
 def ref(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("ref") / "params"
-    assert main([*GEN, "--out", str(path)]) == 0
-    return path
+    return reference(tmp_path_factory, GEN)
 
 
 @pytest.fixture
@@ -242,6 +240,24 @@ def test_resume_refuses_what_it_cannot_trust(damage, fragment, partial, capsys) 
     assert main([*GEN, "--out", str(partial.parent / "params"), "--resume"]) == 3
     assert_clean_error(capsys.readouterr().err, fragment)
     assert {p.name: (p.read_bytes() if p.is_file() else None) for p in partial.iterdir()} == before
+
+
+@pytest.mark.parametrize("flags", [["--overwrite"], ["--overwrite", "--resume"]])
+def test_overwrite_never_deletes_files_dpa_did_not_write(flags, partial, capsys) -> None:
+    (partial / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in partial.iterdir())
+    assert main([*GEN, "--out", str(partial.parent / "params"), *flags]) == 3
+    assert_clean_error(capsys.readouterr().err, "notes.txt, which dpa did not write")
+    assert sorted(p.name for p in partial.iterdir()) == before and (partial / "notes.txt").read_text() == "mine"
+
+
+def test_overwrite_refuses_an_output_holding_files_dpa_did_not_write(out, capsys) -> None:
+    (out / "README.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main([*MILD, "--seed", "10", "--out", str(out), "--overwrite"]) == 3
+    assert_clean_error(capsys.readouterr().err, "README.txt, which dpa did not write", "refusing to replace it")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert not (out.parent / "params.partial").exists()
 
 
 def test_overwrite_resume_restarts_a_run_of_other_arguments(partial, ref, capsys) -> None:

@@ -26,7 +26,8 @@ import os
 import stat
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,23 +229,16 @@ def write_params(
     check_test_hooks()
     out = output_path(out_dir)
     run = _Run(OutputPaths.of(out), Layout(config, num_samples, seed, epoch, start), chunk_size, progress, notes)
-    try:
+    with run.errors_in_words():
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
             raise ValueError(f"the output directory's parent {out.parent} is not a directory") from None
         with OutputLock(run.paths.lock, out):
-            test_point("locked")
-            try:
+            # Put in words while the lock is held, so a full disk is described as the error found it.
+            with run.errors_in_words():
+                test_point("locked")
                 run.go(overwrite=overwrite, resume=resume)
-            except StoreError:
-                raise
-            except OSError as exc:  # in words while the lock is held: the disk as the error found it
-                raise run.translate(exc) from None
-    except StoreError:
-        raise
-    except OSError as exc:
-        raise run.translate(exc) from None
     return out
 
 
@@ -273,6 +267,16 @@ class _Run:
     def progress(self, done: int) -> None:
         if self._progress is not None:
             self._progress(done)
+
+    @contextmanager
+    def errors_in_words(self) -> Iterator[None]:
+        """Raise an OSError of the block as :meth:`translate` says; the store's own errors pass through."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except OSError as exc:
+            raise self.translate(exc) from None
 
     def translate(self, exc: OSError) -> Exception:
         """An OSError in words: a full disk as NoSpaceError, a bad path as ValueError, the rest as StoreIOError."""
@@ -328,8 +332,16 @@ class _Run:
                                       f"`dpa verify` compares every value)")
                 self.progress(self.layout.num_samples)
                 return
+        if state in ("same", "other") and overwrite:
+            foreign = self.foreign_entries(p.dir, {METADATA} | _listed_files(p.dir / METADATA))
+            if foreign:
+                raise NotAnOutputError(f"{p.dir} holds {', '.join(foreign[:5])}, which dpa did not write: "
+                                       f"refusing to replace it", fix="move them away first")
         if state != "absent" and not overwrite:
-            what = {"empty": " (an empty directory)", "same": " and holds this same output", "other": ""}.get(state, "")
+            if state == "same":
+                raise OutputExistsError(f"{p.dir} already exists and holds this same output",
+                                        fix="pass {resume} to check that it is complete, or {overwrite} to replace it")
+            what = " (an empty directory)" if state == "empty" else ""
             raise OutputExistsError(f"{p.dir} already exists{what}", fix="pass {overwrite} to replace it")
         done, finalized = self.plan(overwrite=overwrite, resume=resume)
         self.check_space()
@@ -393,7 +405,7 @@ class _Run:
             raise ResumeRefusedError(f"{p.partial} holds {', '.join(foreign[:5])}, which dpa did not write",
                                      fix="move them away and rerun")
         final = self.own_json(p.partial / METADATA)
-        pending = self.own_json(p.partial / PENDING)
+        pending = not final and self.own_json(p.partial / PENDING)
         if final:
             self.note("resumed", f"{p.partial} is complete; checking every value before moving it into place")
             return self.layout.num_samples, True
@@ -411,13 +423,14 @@ class _Run:
         return done, False
 
     @staticmethod
-    def foreign_entries(directory: Path, npy_names: set[str]) -> list[str]:
+    def foreign_entries(directory: Path, known: set[str]) -> list[str]:
+        """What ``directory`` holds that dpa did not write: names outside ``known`` and dpa's own, and subdirectories."""
         out = []
         for name in sorted(os.listdir(directory)):
             path = directory / name
             if path.is_dir() and not path.is_symlink():
                 out.append(name + "/")
-            elif name not in _OWN_NAMES and name not in npy_names:
+            elif name not in _OWN_NAMES and name not in known:
                 out.append(name)
         return out
 
@@ -605,10 +618,10 @@ class _Run:
                 raise OutputExistsError(f"{path} is left from an interrupted --overwrite of {p.dir}",
                                         fix="rerun with {resume} (and {overwrite}) to finish that run")
         if os.path.lexists(p.trash):
-            self.remove_trash()
+            self.remove_trash(strict=True)
             self.note("recovered", f"finished deleting the previous output of {p.dir} ({p.trash})")
         if os.path.lexists(p.old):
-            if not looks_like_output(p.old):
+            if not looks_like_output(p.old) and not (p.old.is_dir() and not os.listdir(p.old)):
                 raise ResumeRefusedError(f"{p.old} exists and is not a dpa output", fix="move it away and rerun")
             if os.path.lexists(p.dir):
                 self.trash_old()
@@ -624,20 +637,25 @@ class _Run:
         self.current = p.old
         os.rename(p.old, p.trash)
         test_point("old-trashed", p.trash)
-        self.remove_trash()
+        self.remove_trash(strict=False)
         fsync_dir(p.dir.parent)
         test_point("old-removed", p.trash)
 
-    def remove_trash(self) -> None:
+    def remove_trash(self, strict: bool) -> None:
+        """Delete DIR.dpa-trash; files dpa did not write there are refused (``strict``) or kept, with a note."""
         trash = self.paths.trash
         self.current = trash
         if trash.is_symlink() or not trash.is_dir():
             raise ResumeRefusedError(f"{trash} is not a directory dpa made", fix="move it away and rerun")
         names = set(_OWN_NAMES) | _listed_files(trash / METADATA)
-        left = remove_known_files(trash, names, last=METADATA)
-        if left:
-            raise ResumeRefusedError(f"{trash} (the previous output of {self.paths.dir}) still holds "
-                                     f"{', '.join(left[:5])}, which dpa did not write", fix="move them away and rerun")
+        foreign = self.foreign_entries(trash, names)
+        if foreign:
+            message = f"{trash} (the previous output of {self.paths.dir}) holds {', '.join(foreign[:5])}, which dpa did not write"
+            if strict:
+                raise ResumeRefusedError(message, fix="move them away and rerun")
+            self.note("kept", f"{message}; left in place")
+            return
+        remove_known_files(trash, names, last=METADATA)
 
     def remove_partial(self) -> None:
         partial = self.paths.partial
@@ -646,10 +664,11 @@ class _Run:
             raise ResumeRefusedError(f"{partial} is not a directory dpa made", fix="move it away and rerun")
         names = set(_OWN_NAMES) | {f.file for f in self.layout.files} | _listed_files(partial / PENDING)
         names |= _listed_files(partial / METADATA)
-        left = remove_known_files(partial, names, last=PENDING)
-        if left:
-            raise ResumeRefusedError(f"{partial} holds {', '.join(left[:5])}, which dpa did not write",
+        foreign = self.foreign_entries(partial, names)
+        if foreign:  # checked before anything is deleted
+            raise ResumeRefusedError(f"{partial} holds {', '.join(foreign[:5])}, which dpa did not write",
                                      fix="move them away and rerun")
+        remove_known_files(partial, names, last=PENDING)
 
 
 class _Discardable(Exception):
