@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 from collections import Counter
 from pathlib import Path
@@ -231,10 +232,9 @@ def fsync_dir(path: Path) -> None:
 def free_bytes(path: Path) -> int | None:
     """Bytes an unprivileged writer may still use on ``path``'s file system (None if unknown)."""
     try:
-        st = os.statvfs(path)
-    except (OSError, AttributeError):
+        return shutil.disk_usage(path).free
+    except OSError:
         return None
-    return st.f_bavail * st.f_frsize
 
 
 def free_inodes(path: Path) -> int | None:

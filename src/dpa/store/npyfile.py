@@ -101,11 +101,25 @@ def describe_header(actual: bytes, descr: str, n: int) -> str:
     return "its header says " + "; ".join(wrong)
 
 
+def _pwrite(fd: int, data: memoryview, offset: int) -> int:
+    if hasattr(os, "pwrite"):
+        return os.pwrite(fd, data, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows: one thread per descriptor here
+    return os.write(fd, data)  # pragma: no cover
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # pragma: no cover - Windows
+    return os.read(fd, size)  # pragma: no cover
+
+
 def pwrite_all(fd: int, data: Any, offset: int) -> None:
     """Write all of ``data`` (bytes or a contiguous array) at ``offset``; short writes are continued."""
     view = memoryview(data).cast("B")
     while view:
-        written = os.pwrite(fd, view, offset)
+        written = _pwrite(fd, view, offset)
         view, offset = view[written:], offset + written
 
 
@@ -113,7 +127,7 @@ def pread_exact(fd: int, size: int, offset: int) -> bytes:
     """Read ``size`` bytes at ``offset``; fewer only if the file ends first."""
     parts = []
     while size > 0:
-        part = os.pread(fd, size, offset)
+        part = _pread(fd, size, offset)
         if not part:
             break
         parts.append(part)
