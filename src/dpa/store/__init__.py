@@ -34,9 +34,9 @@ from dpa.store.errors import (
     StoreIOError,
 )
 from dpa.store.fsops import TEST_POINTS
-from dpa.store.layout import FORMAT, FORMAT_VERSION
+from dpa.store.layout import FORMAT, FORMAT_VERSION, output_path
 from dpa.store.verify import VerifyResult, read_metadata, verify_params
-from dpa.store.writer import StoreNote, StoreWarning, output_path, write_params
+from dpa.store.writer import StoreNote, StoreWarning, write_params
 
 __all__ = [
     "FORMAT",

@@ -33,7 +33,7 @@ import numpy as np
 from dpa.config import AugmentationConfig
 from dpa.generate import gen_augmentation_batch
 from dpa.keys import MAX_EPOCH, MAX_SAMPLE_ID, MAX_SEED
-from dpa.store.errors import DamagedOutputError
+from dpa.store.errors import DamagedOutputError, shorten
 from dpa.store.npyfile import DESCR, file_size
 from dpa.version import STREAM_VERSION, __version__
 
@@ -52,6 +52,10 @@ __all__ = [
     "check_metadata",
     "looks_like_output",
     "IDENTITY_KEYS",
+    "OWN_NAMES",
+    "output_path",
+    "foreign_entries",
+    "listed_files",
 ]
 
 FORMAT = "dpa-params"
@@ -61,6 +65,7 @@ PENDING = "metadata.pending.json"
 PROGRESS = "progress.json"
 MAX_JSON_BYTES = 64 << 20  # a metadata file larger than this is not one dpa wrote
 _DTYPE_NAMES = {"float": "float64", "int": "int64", "bool": "bool"}
+OWN_NAMES = frozenset({METADATA, PENDING, PROGRESS} | {n + ".tmp" for n in (METADATA, PENDING, PROGRESS)})
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 # What must agree for an existing output or interrupted run to be "the same command".
 IDENTITY_KEYS = ("format", "format_version", "stream_version", "fingerprint", "seed", "epoch", "start", "num_samples")
@@ -298,3 +303,72 @@ def _check_outputs(outputs: Any, config: AugmentationConfig, bad: Any) -> None:
     missing = [name for name in expected if name not in outputs]
     if missing:
         raise bad(f"'outputs' lacks {', '.join(map(repr, missing))}")
+
+
+def output_path(out_dir: str | os.PathLike) -> Path:
+    """The absolute directory ``out_dir`` names (a symbolic link is followed to its target).
+
+    Raises:
+        ValueError: an empty path, a path naming no directory (``/``), a
+            symbolic-link loop, or a name too long to leave room for the
+            siblings dpa makes beside it (``.dpa-trash``).
+    """
+    text = os.fspath(out_dir)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text:
+        raise ValueError("the output directory must not be an empty path")
+    if "\x00" in text:
+        raise ValueError(f"the output directory {text!r} contains a NUL character")
+    try:
+        return _checked_output_path(Path(os.path.abspath(text)), text)
+    except OSError as exc:
+        raise ValueError(f"cannot use {shorten(text)} as the output directory: {exc.strerror or exc}") from None
+
+
+def _checked_output_path(out: Path, text: str) -> Path:
+    if out.is_symlink():
+        target = Path(os.path.realpath(out))
+        if target.is_symlink():
+            raise ValueError(f"the output directory {out} is a symbolic link that loops")
+        if not target.exists():
+            raise ValueError(f"the output directory {out} is a symbolic link to {target}, which does not exist")
+        out = target
+    if not out.name or out.name in (".", ".."):
+        raise ValueError(f"the output directory {text!r} names no directory dpa could create ({out})")
+    try:
+        name_max = os.pathconf(out.parent if out.parent.is_dir() else "/", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    room = name_max - OutputPaths.LONGEST_SUFFIX
+    if len(os.fsencode(out.name)) > room:
+        raise ValueError(
+            f"the output directory's name is {len(os.fsencode(out.name))} bytes long; at most {room} leaves room "
+            f"for the '.dpa-trash' beside it ({shorten(out)})"
+        )
+    return out
+
+
+def foreign_entries(directory: Path, known: set[str]) -> list[str]:
+    """What ``directory`` holds that dpa did not write: names outside ``known`` and dpa's own, and subdirectories."""
+    out = []
+    for name in sorted(os.listdir(directory)):
+        path = directory / name
+        if path.is_dir() and not path.is_symlink():
+            out.append(name + "/")
+        elif name not in OWN_NAMES and name not in known:
+            out.append(name)
+    return out
+
+
+def listed_files(metadata: Path) -> set[str]:
+    """The plain .npy names a (possibly damaged) metadata file lists; nothing outside its directory."""
+    try:
+        meta = load_json(metadata)
+    except (OSError, ValueError):
+        return set()
+    outputs = meta.get("outputs") if isinstance(meta, dict) else None
+    if not isinstance(outputs, dict):
+        return set()
+    files = {info.get("file") for info in outputs.values() if isinstance(info, dict)}
+    return {f for f in files if isinstance(f, str) and f.endswith(".npy") and os.path.basename(f) == f and f not in ("..", ".")}

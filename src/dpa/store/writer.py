@@ -57,26 +57,28 @@ from dpa.store.fsops import (
 from dpa.store.layout import (
     FORMAT,
     METADATA,
+    OWN_NAMES,
     PENDING,
     PROGRESS,
     Layout,
     OutputFile,
     OutputPaths,
+    foreign_entries,
+    listed_files,
     load_json,
     looks_like_output,
+    output_path,
 )
 from dpa.store.npyfile import describe_header, first_difference, npy_header, pread_exact, preallocate, pwrite_all
 from dpa.store.verify import check_files, read_metadata
 
-__all__ = ["write_params", "output_path", "StoreNote", "StoreWarning", "CHECKPOINT_BYTES", "CHECKPOINT_SECONDS"]
+__all__ = ["write_params", "StoreNote", "StoreWarning", "CHECKPOINT_BYTES", "CHECKPOINT_SECONDS"]
 
 CHECKPOINT_BYTES = 4 << 20  # record progress after this many bytes of values ...
 CHECKPOINT_SECONDS = 1.0  # ... or this long, whichever comes first
 _JSON_SLACK = 64 << 10
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_FIXED = (METADATA, PENDING, PROGRESS)
-_OWN_NAMES = frozenset(_FIXED) | {name + ".tmp" for name in _FIXED}
 _PATH_ERRNOS = (errno.ENAMETOOLONG, errno.ENOTDIR, errno.ELOOP)
 _SPACE_ERRNOS = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
@@ -110,50 +112,6 @@ def _check_count(name: str, value: Any, low: int) -> int:
     if value < low:
         raise ValueError(f"{name} must be >= {low}; got {value}")
     return int(value)
-
-
-def output_path(out_dir: str | os.PathLike) -> Path:
-    """The absolute directory ``out_dir`` names (a symbolic link is followed to its target).
-
-    Raises:
-        ValueError: an empty path, a path naming no directory (``/``), a
-            symbolic-link loop, or a name too long to leave room for the
-            siblings dpa makes beside it (``.dpa-trash``).
-    """
-    text = os.fspath(out_dir)
-    if isinstance(text, bytes):
-        text = os.fsdecode(text)
-    if not text:
-        raise ValueError("the output directory must not be an empty path")
-    if "\x00" in text:
-        raise ValueError(f"the output directory {text!r} contains a NUL character")
-    try:
-        return _checked_output_path(Path(os.path.abspath(text)), text)
-    except OSError as exc:
-        raise ValueError(f"cannot use {shorten(text)} as the output directory: {exc.strerror or exc}") from None
-
-
-def _checked_output_path(out: Path, text: str) -> Path:
-    if out.is_symlink():
-        target = Path(os.path.realpath(out))
-        if target.is_symlink():
-            raise ValueError(f"the output directory {out} is a symbolic link that loops")
-        if not target.exists():
-            raise ValueError(f"the output directory {out} is a symbolic link to {target}, which does not exist")
-        out = target
-    if not out.name or out.name in (".", ".."):
-        raise ValueError(f"the output directory {text!r} names no directory dpa could create ({out})")
-    try:
-        name_max = os.pathconf(out.parent if out.parent.is_dir() else "/", "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        name_max = 255
-    room = name_max - OutputPaths.LONGEST_SUFFIX
-    if len(os.fsencode(out.name)) > room:
-        raise ValueError(
-            f"the output directory's name is {len(os.fsencode(out.name))} bytes long; at most {room} leaves room "
-            f"for the '.dpa-trash' beside it ({shorten(out)})"
-        )
-    return out
 
 
 def write_params(
@@ -333,7 +291,7 @@ class _Run:
                 self.progress(self.layout.num_samples)
                 return
         if state in ("same", "other") and overwrite:
-            foreign = self.foreign_entries(p.dir, {METADATA} | _listed_files(p.dir / METADATA))
+            foreign = foreign_entries(p.dir, {METADATA} | listed_files(p.dir / METADATA))
             if foreign:
                 raise NotAnOutputError(f"{p.dir} holds {', '.join(foreign[:5])}, which dpa did not write: "
                                        f"refusing to replace it", fix="move them away first")
@@ -399,8 +357,8 @@ class _Run:
         p = self.paths
         if p.partial.is_symlink() or not p.partial.is_dir():
             raise ResumeRefusedError(f"{p.partial} is not a directory dpa made", fix="move it away and rerun")
-        known = {f.file for f in self.layout.files} | _listed_files(p.partial / PENDING) | _listed_files(p.partial / METADATA)
-        foreign = self.foreign_entries(p.partial, known)
+        known = {f.file for f in self.layout.files} | listed_files(p.partial / PENDING) | listed_files(p.partial / METADATA)
+        foreign = foreign_entries(p.partial, known)
         if foreign:
             raise ResumeRefusedError(f"{p.partial} holds {', '.join(foreign[:5])}, which dpa did not write",
                                      fix="move them away and rerun")
@@ -421,18 +379,6 @@ class _Run:
             self.note("resumed", f"resuming {p.partial} after {done:,} of {self.layout.num_samples:,} samples "
                                  f"(checking those first)")
         return done, False
-
-    @staticmethod
-    def foreign_entries(directory: Path, known: set[str]) -> list[str]:
-        """What ``directory`` holds that dpa did not write: names outside ``known`` and dpa's own, and subdirectories."""
-        out = []
-        for name in sorted(os.listdir(directory)):
-            path = directory / name
-            if path.is_dir() and not path.is_symlink():
-                out.append(name + "/")
-            elif name not in _OWN_NAMES and name not in known:
-                out.append(name)
-        return out
 
     def own_json(self, path: Path) -> bool:
         """True if ``path`` is this run's metadata (rewritten to this dpa's bytes), False if absent."""
@@ -590,7 +536,7 @@ class _Run:
             os.replace(partial / PENDING, partial / METADATA)
             fsync_dir(partial)
             test_point("metadata-final")
-        for name in (PENDING, PROGRESS, *(n + ".tmp" for n in _FIXED)):
+        for name in (PENDING, PROGRESS, *(n + ".tmp" for n in (METADATA, PENDING, PROGRESS))):
             if os.path.lexists(partial / name):
                 self.current = partial / name
                 os.unlink(partial / name)
@@ -647,8 +593,8 @@ class _Run:
         self.current = trash
         if trash.is_symlink() or not trash.is_dir():
             raise ResumeRefusedError(f"{trash} is not a directory dpa made", fix="move it away and rerun")
-        names = set(_OWN_NAMES) | _listed_files(trash / METADATA)
-        foreign = self.foreign_entries(trash, names)
+        names = set(OWN_NAMES) | listed_files(trash / METADATA)
+        foreign = foreign_entries(trash, names)
         if foreign:
             message = f"{trash} (the previous output of {self.paths.dir}) holds {', '.join(foreign[:5])}, which dpa did not write"
             if strict:
@@ -662,9 +608,9 @@ class _Run:
         self.current = partial
         if partial.is_symlink() or not partial.is_dir():
             raise ResumeRefusedError(f"{partial} is not a directory dpa made", fix="move it away and rerun")
-        names = set(_OWN_NAMES) | {f.file for f in self.layout.files} | _listed_files(partial / PENDING)
-        names |= _listed_files(partial / METADATA)
-        foreign = self.foreign_entries(partial, names)
+        names = set(OWN_NAMES) | {f.file for f in self.layout.files} | listed_files(partial / PENDING)
+        names |= listed_files(partial / METADATA)
+        foreign = foreign_entries(partial, names)
         if foreign:  # checked before anything is deleted
             raise ResumeRefusedError(f"{partial} holds {', '.join(foreign[:5])}, which dpa did not write",
                                      fix="move them away and rerun")
@@ -677,17 +623,3 @@ class _Discardable(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _listed_files(metadata: Path) -> set[str]:
-    """The plain .npy names a (possibly damaged) metadata file lists; nothing outside its directory."""
-    try:
-        meta = load_json(metadata)
-    except (OSError, ValueError):
-        return set()
-    outputs = meta.get("outputs") if isinstance(meta, dict) else None
-    if not isinstance(outputs, dict):
-        return set()
-    files = {info.get("file") for info in outputs.values() if isinstance(info, dict)}
-    return {f for f in files if isinstance(f, str) and f.endswith(".npy") and os.path.basename(f) == f and f not in ("..", ".")}
-
