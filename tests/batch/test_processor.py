@@ -101,12 +101,8 @@ def test_memory_optimized_follows_simulated_pressure_and_stays_under_budget() ->
     assert all("budget" in reason for _, reason in proc.stats.decisions)
 
 
-def test_memory_optimized_with_a_real_allocation() -> None:
-    """The default probe reads psutil; eating 2 GiB for real makes the next batches smaller."""
-    from dpa.batch import available_memory_mb
-
-    if available_memory_mb() < 6 * 1024:
-        pytest.skip("needs 6 GiB of available memory")
+def _memory_pressure_run(available_memory_mb) -> list[int]:
+    """Batch sizes of a MEMORY_OPTIMIZED run that takes 2 GiB for real after step 1 and frees it after step 3."""
     config = BatchConfig(strategy=BatchStrategy.MEMORY_OPTIMIZED, max_memory_mb=4096, memory_fraction=0.0005,
                          min_batch_size=16, max_batch_size=1 << 22)
     proc = BatchProcessor(BatchStrategy.MEMORY_OPTIMIZED, config)
@@ -123,8 +119,27 @@ def test_memory_optimized_with_a_real_allocation() -> None:
             hog = None
         if step == 5:
             break
-    assert sizes[2] < sizes[1] * 0.97, sizes  # pressure: smaller
-    assert sizes[4] > sizes[2] * 1.03, sizes  # eased: larger again
+    return sizes
+
+
+def test_memory_optimized_with_a_real_allocation() -> None:
+    """The default probe reads psutil; eating 2 GiB for real makes the next batches smaller.
+
+    Other processes on a shared machine may free or take memory at the same
+    moment and hide the 2 GiB; the experiment is repeated (up to 3 times), so
+    only a strategy that never follows the available memory fails.
+    """
+    from dpa.batch import available_memory_mb
+
+    if available_memory_mb() < 6 * 1024:
+        pytest.skip("needs 6 GiB of available memory")
+    runs = []
+    for _ in range(3):
+        sizes = _memory_pressure_run(available_memory_mb)
+        runs.append(sizes)
+        if sizes[2] < sizes[1] * 0.97 and sizes[4] > sizes[2] * 1.03:  # pressure: smaller; eased: larger again
+            return
+    pytest.fail(f"batch sizes never followed a 2 GiB allocation: {runs}")
 
 
 def test_memory_optimized_refuses_an_impossible_bound() -> None:
