@@ -268,7 +268,10 @@ class EpochSampler(DistributedSampler):
 
     # -- state -----------------------------------------------------------------
     def dpa_identity(self) -> dict[str, Any]:
-        """What a saved state must match: the order's seed, shuffling, length and split."""
+        """What a saved state must match: the order's seed, shuffling, length and number of replicas.
+
+        The same on every rank (a state also records its ``rank``, checked on loading).
+        """
         return {
             "kind": "EpochSampler",
             "stream_version": STREAM_VERSION,
@@ -277,7 +280,6 @@ class EpochSampler(DistributedSampler):
             "drop_last": self.drop_last,
             "dataset_length": len(self.dataset),
             "num_replicas": self.num_replicas,
-            "rank": self.rank,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -296,7 +298,9 @@ class EpochSampler(DistributedSampler):
             epoch, position, next_epoch = self._pass_epoch, self._position, self._next_epoch
         else:
             epoch, position, next_epoch = self._next_epoch, 0, self._next_epoch
-        return {**self.dpa_identity(), "epoch": epoch, "position": position, "next_epoch": next_epoch}
+        return {
+            **self.dpa_identity(), "rank": self.rank, "epoch": epoch, "position": position, "next_epoch": next_epoch
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from :meth:`state_dict`: the next pass continues that pass's epoch from its position.
@@ -307,10 +311,10 @@ class EpochSampler(DistributedSampler):
 
         Raises:
             TypeError: ``state`` is not a dict.
-            ValueError: a state of another seed, length, split or stream
+            ValueError: a state of another seed, length, split, rank or stream
                 version (all named), or a position outside the pass.
         """
-        check_state(state, self.dpa_identity(), what="this EpochSampler")
+        check_state(state, {**self.dpa_identity(), "rank": self.rank}, what="this EpochSampler")
         epoch = check_epoch(state.get("epoch"), "state['epoch']")
         next_epoch = check_epoch(state.get("next_epoch"), "state['next_epoch']")
         position = state.get("position")
