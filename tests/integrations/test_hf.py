@@ -95,3 +95,15 @@ def test_state_and_refusals() -> None:
         ParamsTransform(CFG, id_column=3)
     with pytest.raises(TypeError, match="dataset must be a datasets.Dataset"):
         t.apply([1, 2])
+
+
+def test_the_readme_streaming_example_runs() -> None:
+    from tests.test_readme import block_starting
+
+    code = block_starting("from dpa.integrations.hf import ParamsTransform")
+    namespace = {"dpa": dpa, "hf_dataset": datasets.Dataset.from_dict({"image_id": ["a.jpg", "b.jpg"], "label": [0, 1]})}
+    exec(compile(code, "README.md", "exec"), namespace)
+    moderate = dpa.get_preset("moderate")
+    assert namespace["train"][1]["params"] == dpa.gen_augmentation_params(dpa.sample_id_from_key("b.jpg"), moderate, epoch=1)
+    assert namespace["samples"][0]["params"] == dpa.gen_augmentation_params(
+        dpa.sample_id_from_key("n01440764_10026"), moderate)

@@ -147,3 +147,18 @@ def test_ddp_with_two_processes(tmp_path) -> None:
         assert all(r == refs[e][i] for e, i, r in seen), mode
     errors = [json.loads((tmp_path / f"mismatch_rank{rank}.json").read_text())["error"] for rank in range(2)]
     assert errors[0] == errors[1] and "seed: ranks [0] have 21; ranks [1] have 22" in errors[0]
+
+
+def test_the_readme_lightning_example_runs() -> None:
+    """README's Lightning block, on a small dataset, two workers and two epochs."""
+    from tests.test_readme import block_starting
+
+    setup = block_starting("from torch.utils.data import DataLoader").split("for epoch in range(10):")[0]
+    code = block_starting("import lightning.pytorch as L")
+    code = (setup + code).replace("num_workers=4", "num_workers=2").replace("max_epochs=10", "max_epochs=2")
+    code = code.replace("L.Trainer(", "L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, "
+                                      "accelerator='cpu', ")
+    images = torch.rand(20, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    namespace = {"base_dataset": [(images[i], i % 10) for i in range(20)]}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["trainer"].current_epoch == 2

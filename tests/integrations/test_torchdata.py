@@ -103,3 +103,21 @@ def test_resuming_at_an_epoch_boundary_starts_the_next_epoch(stop, workers: int)
     head, checkpoint = run("sampler", workers, stop=stop)
     rest, _ = run("sampler", workers, resume=checkpoint)
     assert len(head) == 2 * N and head + rest == whole
+
+
+def test_the_readme_resume_example_runs() -> None:
+    """README's torchdata block: the resumed loader continues the saved pass."""
+    from tests.test_readme import block_starting
+
+    setup = block_starting("from torch.utils.data import DataLoader").split("for epoch in range(10):")[0]
+    code = setup + block_starting("from torchdata.stateful_dataloader import StatefulDataLoader")
+    code = code.replace("num_workers=4, persistent_workers=True", "num_workers=0").replace("num_workers=4", "num_workers=0")
+    code = code.replace("batch_size=64", "batch_size=4")
+    # Take the state after two batches, as a training loop would mid-epoch.
+    code = code.replace("state = loader.state_dict()", "it = iter(loader); head = [next(it), next(it)]\nstate = loader.state_dict()")
+    images = torch.rand(10, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    namespace = {"base_dataset": [(images[i], i) for i in range(10)]}
+    exec(compile(code, "README.md", "exec"), namespace)
+    rest = [labels.tolist() for _, labels in namespace["resumed"]]
+    order = namespace["EpochSampler"](namespace["ds"]).indices(0)[0].tolist()
+    assert [x for _, labels in namespace["head"] for x in labels.tolist()] + [x for r in rest for x in r] == order
