@@ -1,6 +1,6 @@
 """A training-style worker for tests/distributed/test_elastic.py, run under torchrun (gloo, CPU).
 
-    torchrun ... elastic_worker.py OUT_DIR [STEP_SECONDS]
+    torchrun ... elastic_worker.py OUT_DIR [STEP_SECONDS [NUM_SAMPLES]]
 
 Each rank streams its strided share of the epoch (``pad=True``), B samples a
 step, in lock-step with the others; after every step rank 0 gathers what
@@ -26,7 +26,7 @@ import torch.distributed as dist
 import dpa
 from dpa.distributed import ElasticCheckpoint, get_rank_world_size, stream_distributed_augmentation_chunks
 
-N, SEED, EPOCH, B = 360, 17, 2, 6
+SEED, EPOCH, B = 17, 2, 6
 CFG = dpa.get_preset("moderate")
 
 
@@ -36,6 +36,7 @@ def latest(out: pathlib.Path) -> ElasticCheckpoint | None:
 
 
 def commit(out: pathlib.Path, ck: ElasticCheckpoint, gathered: list, world: int) -> None:
+    """Write the step's results and the checkpoint after it, in one file, atomically."""
     record = {
         "checkpoint": ck.to_json(),
         "world_size": world,
@@ -52,12 +53,13 @@ def commit(out: pathlib.Path, ck: ElasticCheckpoint, gathered: list, world: int)
 def main() -> int:
     out = pathlib.Path(sys.argv[1])
     step_seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+    n = int(sys.argv[3]) if len(sys.argv) > 3 else 360
     dist.init_process_group("gloo")
     rank, world = get_rank_world_size()
     ck = latest(out)
     start = ck.consumed if ck is not None else 0
     stream = stream_distributed_augmentation_chunks(
-        N, rank, world, CFG, seed=SEED, epoch=EPOCH, chunk_size=B, pad=True, checkpoint=ck
+        n, rank, world, CFG, seed=SEED, epoch=EPOCH, chunk_size=B, pad=True, checkpoint=ck
     )
     for step, chunk in enumerate(stream, start=1):
         time.sleep(step_seconds)  # the training step
@@ -65,7 +67,7 @@ def main() -> int:
         gathered: list = [None] * world
         dist.all_gather_object(gathered, mine)  # lock-step: every rank finished this step
         if rank == 0:
-            commit(out, ElasticCheckpoint.from_progress(CFG, N, world, step * B, seed=SEED, epoch=EPOCH, start=start),
+            commit(out, ElasticCheckpoint.from_progress(CFG, n, world, step * B, seed=SEED, epoch=EPOCH, start=start),
                    gathered, world)
         dist.barrier()  # nobody runs ahead of the commit
     dist.destroy_process_group()
