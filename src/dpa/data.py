@@ -25,7 +25,9 @@ from __future__ import annotations
 import inspect
 import sys
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, NamedTuple
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -328,21 +330,30 @@ class AugmentedDataset(Dataset):
         if indices and type(indices[0]) is tuple:
             return self._keyed_items(indices)
         self._use_epoch(self.epoch)
-        return self._batch([self._index(i) for i in indices], [False] * len(indices))
+        return self._batch([self._index(i) for i in indices], repeat(False))
 
-    def _batch(self, idx: list[int], padding: list[bool]) -> list[Any]:
-        ids = np.array([self.sample_id(i) for i in idx], dtype=np.uint64)
+    def _batch(self, idx: list[int], padding: Iterable[bool]) -> list[Any]:
+        ids = np.array([self.sample_id(i) for i in idx], dtype=np.uint64) if self.key is not None else np.array(
+            idx, dtype=np.uint64)
         params = param_rows(self.plan.numpy(ids))
         return [self._item(i, p, sid, pad) for i, p, sid, pad in zip(idx, params, ids.tolist(), padding)]
 
     def _keyed_items(self, keys: list[Any]) -> list[Any]:
+        # The usual batch, from one EpochSampler pass: (epoch, index) pairs of one epoch, in range.
+        # Checked with C-level map/set calls, no Python code per key: it runs for every item.
+        try:
+            lengths, epochs = set(map(len, keys)), set(map(itemgetter(0), keys))
+        except TypeError:
+            lengths, epochs = {0}, set()
+        if lengths == {2} and len(epochs) == 1:
+            idx = list(map(itemgetter(1), keys))
+            n = len(self.base)
+            if set(map(type, idx)) == {int} and min(idx) >= 0 and max(idx) < n:
+                self._use_epoch(epochs.pop())
+                return self._batch(idx, repeat(False))
         split = [_split_key(k) if type(k) is tuple else _plain_key(k) for k in keys]
-        epochs = {epoch for epoch, _, _ in split}
-        if len(epochs) == 1:
-            self._use_epoch(epochs.pop())
-            return self._batch([self._index(i) for _, i, _ in split], [pad for _, _, pad in split])
         out: list[Any] = [None] * len(keys)
-        for epoch in sorted(epochs, key=repr):
+        for epoch in sorted({e for e, _, _ in split}, key=repr):
             where = [k for k, (e, _, _) in enumerate(split) if e == epoch]
             self._use_epoch(epoch)
             got = self._batch([self._index(split[k][1]) for k in where], [split[k][2] for k in where])

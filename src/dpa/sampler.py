@@ -42,6 +42,9 @@ from dpa.version import STREAM_VERSION
 __all__ = ["EpochSampler", "epoch_order"]
 
 _ORDER_KEY_PREFIX = b"dpa:sampler:order"
+# Keys are made this many at a time: the pass's position is then read from the
+# chunk's list iterator, with no Python code run per key.
+_CHUNK = 1024
 
 
 def epoch_order(num_samples: int, seed: int, epoch: int) -> np.ndarray:
@@ -154,7 +157,7 @@ class EpochSampler(DistributedSampler):
         self.rank, self.num_replicas = resolve_rank(rank, num_replicas)
         self._next_epoch = check_epoch(epoch)
         self._pass_epoch: int | None = None  # epoch of the latest pass started
-        self._position = 0  # keys that pass has yielded
+        self._cursor: tuple[int, int, Any] = (0, 0, None)  # (first position, length, iterator) of the chunk
         self._pending: dict[str, Any] | None = None  # a loaded state, resumed by the next pass
         self._pending_owner: object | None = None
 
@@ -252,19 +255,25 @@ class EpochSampler(DistributedSampler):
         else:
             epoch = check_epoch(self._next_epoch, "the next epoch")
         self._pending = self._pending_owner = None
-        self._pass_epoch, self._next_epoch, self._position = epoch, epoch + 1, start
+        self._pass_epoch, self._next_epoch = epoch, epoch + 1
+        self._cursor = (start, 0, None)
         idx, padding = self.indices(epoch)
-        real = int(np.count_nonzero(~padding))
+        real = int(np.count_nonzero(~padding))  # padded duplicates come last
         keys = idx.tolist()
-        pos = start
-        for i in keys[start:real]:
-            pos += 1
-            self._position = pos
-            yield (epoch, i)
-        for i in keys[max(start, real):]:
-            pos += 1
-            self._position = pos
-            yield (epoch, i, True)
+        for lo, hi, padded in ((start, real, False), (max(start, real), len(keys), True)):
+            for c in range(lo, hi, _CHUNK):
+                part = keys[c : min(c + _CHUNK, hi)]
+                chunk = list(zip(repeat(epoch), part, repeat(True)) if padded else zip(repeat(epoch), part))
+                it = iter(chunk)
+                self._cursor = (c, len(chunk), it)
+                yield from it
+        self._cursor = (len(keys), 0, None)
+
+    @property
+    def _position(self) -> int:
+        """Keys the latest pass has handed out."""
+        first, length, it = self._cursor
+        return first + length - (it.__length_hint__() if it is not None else 0)
 
     # -- state -----------------------------------------------------------------
     def dpa_identity(self) -> dict[str, Any]:
@@ -320,7 +329,7 @@ class EpochSampler(DistributedSampler):
         position = state.get("position")
         if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= self.num_samples:
             raise ValueError(f"state['position'] must be an integer in [0, {self.num_samples}]; got {position!r}")
-        self._pass_epoch, self._position = None, 0
+        self._pass_epoch, self._cursor = None, (0, 0, None)
         self._next_epoch = next_epoch
         self._pending = {"epoch": epoch, "position": position, "next_epoch": next_epoch}
         self._pending_owner = None
