@@ -119,15 +119,24 @@ class AugmentedDataset(Dataset):
         seed: the run's seed.
         transform: optional ``transform(item, params) -> sample``, or
             ``transform(item, params, sample)`` with a :class:`SampleInfo`
-            (sample id, seed, epoch: what :func:`dpa.apply.apply_params`
-            needs for its noise field); its result replaces the
-            ``(item, params)`` pair.
+            (sample id, seed, epoch -- what :func:`dpa.apply.apply_params`
+            needs for its noise field -- and padding); its result replaces
+            the ``(item, params)`` pair.
         key: optional ``key(i) -> str | bytes | PathLike``: the sample id is
             then :func:`dpa.sample_id_from_key` of it, so params follow a file
             and not its position in the list.
-        epoch: the starting epoch (change it with :meth:`set_epoch`).
+        epoch: the starting epoch of plain indices (change it with :meth:`set_epoch`).
         chunk_size: params are generated this many indices at a time and cached.
         cache_mb: memory bound of the params cache, per process.
+
+    Indices are integers, or the ``(epoch, index)`` keys of an
+    :class:`EpochSampler` (``(epoch, index, True)`` for a padded duplicate),
+    which carry their own epoch: feeding the dataset with one is the
+    recommended way, as the epoch then cannot be forgotten or mixed. Plain
+    integers use the dataset's epoch, kept in shared memory so that
+    :meth:`set_epoch` reaches DataLoader workers. :meth:`state_dict` /
+    :meth:`load_state_dict` save and restore it, refusing a state of
+    another config.
 
     Params are computed in chunks of consecutive indices and cached (bounded
     by ``cache_mb``), so sequential or repeated access costs a fraction of a
@@ -142,6 +151,8 @@ class AugmentedDataset(Dataset):
     >>> item, params = ds[4]
     >>> item, params == dpa.gen_augmentation_params(4, dpa.get_preset("mild"), seed=3)
     (4, True)
+    >>> ds[(2, 4)][1] == dpa.gen_augmentation_params(4, dpa.get_preset("mild"), seed=3, epoch=2)
+    True
     """
 
     def __init__(
