@@ -211,7 +211,7 @@ def find_epoch_aware(root: Any, *, samplers: bool = False) -> list[Any]:
     Walks a DataLoader's dataset, sampler and batch sampler, the datasets
     wrapped by ``Subset``/``ConcatDataset``, Lightning's sampler wrappers, a
     HuggingFace dataset's ``with_transform`` transform and a WebDataset
-    pipeline's stages. Each object is listed once, in the order found.
+    pipeline's stages. Each object is listed once (breadth first: nearer objects first).
 
     Args:
         root: where to start.

@@ -140,3 +140,23 @@ def test_shared_epoch_copies() -> None:
         shared.set(-1)
     with pytest.raises(TypeError, match="epoch must be an integer"):
         SharedEpoch(1.0)
+
+
+def test_find_epoch_aware_looks_behind_wrappers() -> None:
+    from torch.utils.data import ConcatDataset, DistributedSampler, Subset
+
+    from dpa.data import EpochSampler, find_epoch_aware
+
+    a = AugmentedDataset(list(range(10)), CFG)
+    b = AugmentedDataset(list(range(5)), CFG, seed=1)
+    stream = AugmentedIterableDataset(7, CFG)
+    loader = DataLoader(ConcatDataset([Subset(a, [1, 2]), b]), batch_size=2)
+    found = find_epoch_aware(loader)
+    assert len(found) == 2 and {id(o) for o in found} == {id(a), id(b)}
+    keyed = DataLoader(a, sampler=EpochSampler(a), batch_size=2)
+    assert [type(o).__name__ for o in find_epoch_aware(keyed)] == ["AugmentedDataset", "EpochSampler"]
+    injected = DataLoader(b, sampler=DistributedSampler(b, num_replicas=2, rank=0), batch_size=2)
+    assert find_epoch_aware(injected) == [b]  # a DistributedSampler of torch's only when asked for
+    assert [type(o).__name__ for o in find_epoch_aware(injected, samplers=True)] == ["AugmentedDataset",
+                                                                                    "DistributedSampler"]
+    assert find_epoch_aware(DataLoader(stream, batch_size=2)) == [stream]
