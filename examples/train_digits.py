@@ -3,8 +3,16 @@
 Run:  pip install -e ".[torch,examples]" && python examples/train_digits.py [--epochs 8] [--out digits_grid.png]
 
 Uses the 8x8 handwritten digits that ship inside scikit-learn (no download),
-upsampled to 32x32 RGB, AugmentedDataset with num_workers=2, dpa.apply for
-the images, and prints accuracy. Runs again the same, whatever the workers.
+upsampled to 32x32 RGB, AugmentedDataset fed by an EpochSampler with
+num_workers=2, dpa.apply for the images, and prints accuracy.
+
+Runs again the same, whatever the workers: ``--workers 0``, ``1`` or ``2``
+print the same losses to the last digit. The augmentation params are a
+function of (seed, epoch, sample id), the EpochSampler's order a function of
+(seed, epoch), and nothing draws from torch's global random state after the
+model is made (tests/dpa/test_data_train_digits.py checks it). The epoch is
+never set by hand: the sampler's k-th pass is epoch k, and its keys carry it
+to the workers.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from torch.utils.data import DataLoader
 
 import dpa
 from dpa.apply import apply_params
-from dpa.data import AugmentedDataset
+from dpa.data import AugmentedDataset, EpochSampler
 
 
 class Digits(torch.utils.data.Dataset):
@@ -75,6 +83,37 @@ def save_grid(dataset: AugmentedDataset, base: Digits, path: str, n: int = 8) ->
     fig.savefig(path, dpi=120)
 
 
+def train(train_base: Digits, test_base: Digits, epochs: int, workers: int, seed: int = 0,
+          log=print) -> tuple[AugmentedDataset, list[float]]:
+    """Train the CNN; return the augmented training set and the loss of every step."""
+    torch.manual_seed(seed)  # the model's initial weights: the only use of torch's global random state
+    # Flips would turn some digits into others: start from `moderate` and drop them.
+    config = dpa.get_preset("moderate").without("hflip")
+    train_set = AugmentedDataset(train_base, config, seed=seed, transform=augment)
+    # EpochSampler: a new epoch each pass, in an order made from (seed, epoch) by dpa's hash. The
+    # loader gets its own generator so that making an iterator never draws from the global state
+    # (it draws a worker seed once per iterator: once with persistent workers, once per epoch without).
+    loader = DataLoader(train_set, batch_size=64, sampler=EpochSampler(train_set), num_workers=workers,
+                        persistent_workers=workers > 0, generator=torch.Generator())
+    model = Net()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses: list[float] = []
+    for epoch in range(epochs):
+        model.train()
+        for x, y in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            pred = model(test_base.x).argmax(1)
+        acc = (pred == test_base.y).float().mean().item()
+        log(f"epoch {epoch}: loss {losses[-1]:.6f}, test accuracy {acc:.3f}")
+    return train_set, losses
+
+
 def main() -> None:
     from sklearn.datasets import load_digits
 
@@ -84,7 +123,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="digits_grid.png")
     args = ap.parse_args()
-    torch.manual_seed(args.seed)
     torch.set_num_threads(1)
 
     data = load_digits()
@@ -93,30 +131,12 @@ def main() -> None:
     train_base = Digits(data.images[order[:split]], data.target[order[:split]])
     test_base = Digits(data.images[order[split:]], data.target[order[split:]])
 
-    # Flips would turn some digits into others: start from `moderate` and drop them.
-    config = dpa.get_preset("moderate").without("hflip")
-    train = AugmentedDataset(train_base, config, seed=args.seed, transform=augment)
-    loader = DataLoader(train, batch_size=64, shuffle=True, num_workers=args.workers, persistent_workers=args.workers > 0,
-                        generator=torch.Generator().manual_seed(args.seed))
-    model = Net()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     t0 = time.perf_counter()
-    for epoch in range(args.epochs):
-        train.set_epoch(epoch)  # new params each epoch, in every worker
-        model.train()
-        for x, y in loader:
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            pred = model(test_base.x).argmax(1)
-        acc = (pred == test_base.y).float().mean().item()
-        print(f"epoch {epoch}: loss {loss.item():.3f}, test accuracy {acc:.3f}")
+    train_set, _ = train(train_base, test_base, args.epochs, args.workers, args.seed)
     print(f"trained {args.epochs} epochs in {time.perf_counter() - t0:.1f} s with {args.workers} workers")
-    save_grid(train, train_base, args.out)
-    print(f"saved {args.out}: originals (top) and their epoch-{train.epoch} augmentations (bottom)")
+    train_set.set_epoch(args.epochs - 1)  # the picture shows the last epoch's augmentations
+    save_grid(train_set, train_base, args.out)
+    print(f"saved {args.out}: originals (top) and their epoch-{train_set.epoch} augmentations (bottom)")
 
 
 if __name__ == "__main__":

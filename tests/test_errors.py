@@ -93,6 +93,12 @@ MATRIX = [
          dpa.get_preset("moderate"), 10, 2, 1)), ValueError, "checkpoint does not match this stream: config fingerprint"),
     ("checkpoint: consumed > num_samples", lambda: ElasticCheckpoint(epoch=0, consumed=5, num_samples=4, fingerprint="f"), ValueError,
      "consumed must be in [0, num_samples=4]; got 5"),
+    ("checkpoint: contiguous mode", lambda: ElasticCheckpoint.from_progress(CFG, 10, 2, 2, mode="contiguous"), ValueError,
+     "an ElasticCheckpoint needs mode='strided'; got mode='contiguous'"),
+    ("distributed stream: contiguous resume",
+     lambda: stream_distributed_augmentation_chunks(10, 0, 3, CFG, mode="contiguous",
+                                                    checkpoint=ElasticCheckpoint.from_progress(CFG, 10, 2, 2)),
+     ValueError, "an ElasticCheckpoint needs mode='strided'"),
     # --- batching and benchmarks
     ("batch config: batch_size < 1", lambda: BatchConfig(batch_size=0), ValueError, "BatchConfig.batch_size must be >= 1; got 0"),
     ("batch config: min > max", lambda: BatchConfig(min_batch_size=9, max_batch_size=8, batch_size=8), ValueError,
@@ -108,13 +114,30 @@ if HAS_TORCH:
     import torch
 
     from dpa.apply import apply_params
-    from dpa.data import AugmentedDataset
+    from dpa.data import AugmentedDataset, AugmentedIterableDataset, EpochSampler, SharedEpoch
 
     MATRIX += [
         ("batch: negative id tensor", lambda: B(torch.tensor([3, -1]), CFG, backend="torch"), ValueError,
          "sample_ids[1] must be in [0, 2**64); got -1"),
         ("dataset: not a dataset", lambda: AugmentedDataset(3, CFG), TypeError, "base must be a map-style dataset"),
         ("dataset: index out of range", lambda: AugmentedDataset([1, 2], CFG)[2], IndexError, "index 2 out of range for a dataset of 2"),
+        ("dataset: malformed key", lambda: AugmentedDataset([1, 2], CFG)[(0, 1, 2, 3)], TypeError,
+         "a key must be an integer index or an EpochSampler key (epoch, index) or (epoch, index, padding)"),
+        ("dataset: key epoch >= 2**32", lambda: AugmentedDataset([1, 2], CFG)[(2**32, 0)], ValueError,
+         "epoch must be in [0, 2**32); got 4294967296"),
+        ("dataset: state of another config", lambda: AugmentedDataset([1], CFG).load_state_dict(
+            AugmentedDataset([1], dpa.get_preset("moderate")).state_dict()), ValueError,
+         "state does not match this AugmentedDataset: fingerprint"),
+        ("iterable dataset: state of another length", lambda: AugmentedIterableDataset(5, CFG).load_state_dict(
+            AugmentedIterableDataset(6, CFG).state_dict()), ValueError, "num_samples 6 != 5"),
+        ("sampler: dataset without epoch keys", lambda: EpochSampler([1, 2]), TypeError,
+         "EpochSampler yields (epoch, index) keys, which list does not accept"),
+        ("sampler: state of another seed", lambda: EpochSampler(AugmentedDataset([1], CFG, seed=1)).load_state_dict(
+            EpochSampler(AugmentedDataset([1], CFG, seed=2)).state_dict()), ValueError,
+         "state does not match this EpochSampler: seed 2 != 1"),
+        ("sampler: flag not a bool", lambda: EpochSampler(AugmentedDataset([1], CFG), shuffle="yes"), TypeError,
+         "shuffle must be True or False; got 'yes'"),
+        ("shared epoch: out of range", lambda: SharedEpoch(2**32), ValueError, "epoch must be in [0, 2**32)"),
         ("apply: wrong rank", lambda: apply_params(torch.zeros(4, 4), {}), ValueError, "shape (C, H, W) or (B, C, H, W)"),
         ("apply: wrong dtype", lambda: apply_params(torch.zeros(3, 4, 4, dtype=torch.int16), {}), TypeError, "uint8 or floating point"),
         ("apply: missing key", lambda: apply_params(torch.zeros(3, 4, 4), {"crop_x": 0.0}), ValueError, "but miss"),

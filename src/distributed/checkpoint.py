@@ -10,6 +10,11 @@ num_samples - 1`` over however many ranks there are now, so every remaining
 sample is processed exactly once, with the same params as in an unbroken run
 (params depend only on the id).
 
+Only the strided mode has that property: contiguous ranks consume the start
+of each rank's block, not a prefix of the ids, so a checkpoint records its
+mode and a contiguous one is refused (resuming one processed some ids twice
+and others never).
+
 >>> import dpa
 >>> from dpa.distributed import ElasticCheckpoint, DistributedRangeSplitter
 >>> cfg = dpa.get_preset("mild")
@@ -43,6 +48,7 @@ class ElasticCheckpoint:
         num_samples: the stream's length.
         fingerprint: the config's :meth:`~dpa.AugmentationConfig.fingerprint`.
         stream_version: ``dpa.STREAM_VERSION`` when it was made.
+        mode: the split mode, ``"strided"`` (the only one whose progress is a prefix).
     """
 
     epoch: int
@@ -51,8 +57,10 @@ class ElasticCheckpoint:
     fingerprint: str
     seed: int = 0
     stream_version: int = STREAM_VERSION
+    mode: str = "strided"
 
     def __post_init__(self) -> None:
+        _check_mode(self.mode)
         check_epoch(self.epoch)
         check_seed(self.seed)
         for name in ("consumed", "num_samples"):
@@ -72,19 +80,31 @@ class ElasticCheckpoint:
         seed: int = 0,
         epoch: int = 0,
         start: int = 0,
+        mode: str = "strided",
     ) -> "ElasticCheckpoint":
         """The checkpoint after every one of ``world_size`` strided ranks took ``steps`` samples from ``start``.
 
         ``start`` is where this run began (the ``consumed`` of the checkpoint
-        it resumed from, else 0).
+        it resumed from, else 0). ``mode`` is the run's split mode; only
+        ``"strided"`` can be checkpointed this way.
+
+        Raises:
+            ValueError: ``mode`` is not ``"strided"``, or ``steps < 0``.
         """
+        _check_mode(mode)
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be an integer >= 0; got {steps!r}")
         consumed = min(start + steps * world_size, num_samples)
         return cls(epoch=epoch, consumed=consumed, num_samples=num_samples, fingerprint=config.fingerprint(), seed=seed)
 
-    def check(self, config: AugmentationConfig, seed: int, epoch: int, num_samples: int) -> int:
-        """Return ``consumed`` if this checkpoint belongs to the given stream, else raise ValueError naming what differs."""
+    def check(
+        self, config: AugmentationConfig, seed: int, epoch: int, num_samples: int, mode: str = "strided"
+    ) -> int:
+        """Return ``consumed`` if this checkpoint belongs to the given stream, else raise ValueError naming what differs.
+
+        ``mode`` is the split mode of the stream resuming it: only ``"strided"``.
+        """
+        _check_mode(mode)
         mismatches = []
         if self.fingerprint != config.fingerprint():
             mismatches.append(f"config fingerprint {self.fingerprint} != {config.fingerprint()}")
@@ -107,7 +127,7 @@ class ElasticCheckpoint:
     def from_dict(cls, data: dict[str, Any]) -> "ElasticCheckpoint":
         if not isinstance(data, dict):
             raise TypeError(f"a checkpoint must be a dict; got {type(data).__name__}")
-        known = {"epoch", "consumed", "num_samples", "fingerprint", "seed", "stream_version"}
+        known = {"epoch", "consumed", "num_samples", "fingerprint", "seed", "stream_version", "mode"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown checkpoint field(s) {unknown}; valid: {sorted(known)}")
@@ -123,3 +143,12 @@ class ElasticCheckpoint:
         except json.JSONDecodeError as exc:
             raise ValueError(f"checkpoint is not valid JSON: {exc.msg}") from None
         return cls.from_dict(data)
+
+
+def _check_mode(mode: str) -> None:
+    if mode != "strided":
+        raise ValueError(
+            f"an ElasticCheckpoint needs mode='strided'; got mode={mode!r}: contiguous ranks consume the start of "
+            f"each rank's block, not a prefix of the ids, so 'consumed' cannot describe their progress (resuming "
+            f"would process some ids twice and others never). Split with mode='strided' to resume elastically."
+        )

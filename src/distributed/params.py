@@ -112,7 +112,7 @@ def stream_distributed_augmentation_chunks(
     plan = _plan(config, seed, epoch)
     first = 0
     if checkpoint is not None:
-        first = checkpoint.check(plan.config, seed=seed, epoch=epoch, num_samples=num_samples)
+        first = checkpoint.check(plan.config, seed=seed, epoch=epoch, num_samples=num_samples, mode=mode)
     splitter = DistributedRangeSplitter(num_samples, world_size, mode=mode, drop_last=drop_last, pad=pad, start=first)
     count = splitter.num_samples_for(rank)
     if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= count:

@@ -8,6 +8,14 @@
   because the params depend only on (seed, epoch, id).
 * :class:`AugmentedIterableDataset` streams ids ``0 .. num_samples - 1``
   split across ranks and DataLoader workers without overlap or gaps.
+* :class:`EpochSampler` (from :mod:`dpa.sampler`) feeds an
+  ``AugmentedDataset`` keys that carry their epoch: the recommended way,
+  where the epoch cannot be forgotten, lost in a worker or mixed.
+
+Both datasets keep their epoch in shared memory (:class:`dpa.epochs.SharedEpoch`),
+so ``set_epoch`` reaches persistent workers, and have ``state_dict()`` /
+``load_state_dict()`` carrying (seed, epoch, config fingerprint,
+``STREAM_VERSION``): a state from another config is refused.
 
 This module imports torch; ``import dpa`` does not import it.
 """
@@ -17,7 +25,9 @@ from __future__ import annotations
 import inspect
 import sys
 from collections import OrderedDict
-from typing import Any, Callable, Iterator, NamedTuple
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -26,15 +36,29 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from dpa.config import AugmentationConfig
 from dpa.distributed.env import resolve_rank
 from dpa.distributed.splitter import DistributedRangeSplitter
+from dpa.epochs import EpochAware, SharedEpoch, check_state, find_epoch_aware
 from dpa.generate import _plan
 from dpa.keys import check_epoch, sample_id_from_key
+from dpa.sampler import EpochSampler, epoch_order
 from dpa.stream import ParamBatch, param_rows
+from dpa.version import STREAM_VERSION
 
-__all__ = ["AugmentedDataset", "AugmentedIterableDataset", "SampleInfo"]
+__all__ = [
+    "AugmentedDataset",
+    "AugmentedIterableDataset",
+    "SampleInfo",
+    "EpochSampler",
+    "epoch_order",
+    "SharedEpoch",
+    "EpochAware",
+    "find_epoch_aware",
+]
 
 
 class SampleInfo(NamedTuple):
     """Whose params these are: what a transform needs beyond the params to reproduce them.
+
+    ``padding`` is True for a padded duplicate (see :class:`EpochSampler`).
 
     A transform declared with three parameters, ``transform(item, params, sample)``,
     receives one; pass it on to :func:`dpa.apply.apply_params`, whose noise
@@ -48,6 +72,8 @@ class SampleInfo(NamedTuple):
     sample_id: int
     seed: int
     epoch: int
+    padding: bool = False
+    """True for a duplicate that :class:`EpochSampler` added to even out ranks (leave it out of metrics)."""
 
 
 def _check_transform(transform: Any) -> bool:
@@ -93,15 +119,24 @@ class AugmentedDataset(Dataset):
         seed: the run's seed.
         transform: optional ``transform(item, params) -> sample``, or
             ``transform(item, params, sample)`` with a :class:`SampleInfo`
-            (sample id, seed, epoch: what :func:`dpa.apply.apply_params`
-            needs for its noise field); its result replaces the
-            ``(item, params)`` pair.
+            (sample id, seed, epoch -- what :func:`dpa.apply.apply_params`
+            needs for its noise field -- and padding); its result replaces
+            the ``(item, params)`` pair.
         key: optional ``key(i) -> str | bytes | PathLike``: the sample id is
             then :func:`dpa.sample_id_from_key` of it, so params follow a file
             and not its position in the list.
-        epoch: the starting epoch (change it with :meth:`set_epoch`).
+        epoch: the starting epoch of plain indices (change it with :meth:`set_epoch`).
         chunk_size: params are generated this many indices at a time and cached.
         cache_mb: memory bound of the params cache, per process.
+
+    Indices are integers, or the ``(epoch, index)`` keys of an
+    :class:`EpochSampler` (``(epoch, index, True)`` for a padded duplicate),
+    which carry their own epoch: feeding the dataset with one is the
+    recommended way, as the epoch then cannot be forgotten or mixed. Plain
+    integers use the dataset's epoch, kept in shared memory so that
+    :meth:`set_epoch` reaches DataLoader workers. :meth:`state_dict` /
+    :meth:`load_state_dict` save and restore it, refusing a state of
+    another config.
 
     Params are computed in chunks of consecutive indices and cached (bounded
     by ``cache_mb``), so sequential or repeated access costs a fraction of a
@@ -116,6 +151,8 @@ class AugmentedDataset(Dataset):
     >>> item, params = ds[4]
     >>> item, params == dpa.gen_augmentation_params(4, dpa.get_preset("mild"), seed=3)
     (4, True)
+    >>> ds[(2, 4)][1] == dpa.gen_augmentation_params(4, dpa.get_preset("mild"), seed=3, epoch=2)
+    True
     """
 
     def __init__(
@@ -143,7 +180,7 @@ class AugmentedDataset(Dataset):
         self.config, self.seed = self.plan.config, seed
         # The epoch lives in shared memory: DataLoader workers (persistent ones
         # too) hold copies of this object, and must all see set_epoch().
-        self._epoch = torch.tensor([check_epoch(epoch)], dtype=torch.int64).share_memory_()
+        self._epoch = SharedEpoch(epoch)
         self.transform, self.key = transform, key
         self.chunk_size = chunk_size
         self._max_chunks = max(1, int(cache_mb * 2**20) // (_cached_row_bytes(self.plan) * chunk_size))
@@ -155,38 +192,71 @@ class AugmentedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.base)
 
+    #: :class:`EpochSampler` keys ``(epoch, index[, padding])`` are accepted as indices.
+    accepts_epoch_keys = True
+
     @property
     def epoch(self) -> int:
-        # A numpy view of the shared tensor: reading it costs ~0.1 us where
-        # indexing the tensor costs a few, on every item. Made per process.
-        view = self.__dict__.get("_epoch_view")
-        if view is None:
-            view = self._epoch_view = self._epoch.numpy()
-        return int(view[0])
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_epoch_view", None)  # DataLoader workers re-make it over the shared memory
-        return state
+        """The epoch of plain integer indices (keys from :class:`EpochSampler` carry their own)."""
+        return self._epoch.value
 
     def set_epoch(self, epoch: int) -> None:
         """Use ``epoch``'s params from now on, in this process and in every DataLoader worker.
 
-        Call it before each epoch, as with DistributedSampler; persistent
-        workers see it too (the epoch is kept in shared memory).
-        """
-        self._epoch[0] = check_epoch(epoch)
-        self._sync_epoch()
+        Call it before each epoch, before ``iter(loader)``, as with
+        DistributedSampler; persistent workers see it too (the epoch is kept
+        in shared memory). Items a DataLoader has already prefetched keep the
+        epoch they were made with, so a call during a pass can mix epochs
+        within it: feed the loader with :class:`EpochSampler`, whose keys
+        carry their epoch, to make that impossible (then this method is not
+        needed at all).
 
-    def _sync_epoch(self) -> None:
-        epoch = self.epoch
-        if self.plan_epoch != epoch:
-            self.plan = _plan(self.config, self.seed, epoch)
+        Raises:
+            TypeError, ValueError: ``epoch`` not an integer in ``[0, 2**32)``.
+        """
+        self._epoch.set(epoch)
+        self._use_epoch(self._epoch.value)
+
+    def _use_epoch(self, epoch: Any) -> None:
+        if epoch != self.plan.epoch or type(epoch) is not int:
+            self.plan = _plan(self.config, self.seed, epoch)  # validates it
             self._cache.clear()
 
     @property
     def plan_epoch(self) -> int:
         return self.plan.epoch
+
+    # -- state -----------------------------------------------------------------
+    def dpa_identity(self) -> dict[str, Any]:
+        """What a saved state must match: the config's fingerprint, the seed and dpa's stream version."""
+        return {
+            "kind": "AugmentedDataset",
+            "stream_version": STREAM_VERSION,
+            "fingerprint": self.config.fingerprint(),
+            "seed": self.seed,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """``dpa_identity()`` and the epoch, as plain values (torchdata's ``StatefulDataLoader`` saves it).
+
+        >>> import dpa
+        >>> ds = AugmentedDataset(range(4), dpa.get_preset("mild"), seed=1, epoch=2)
+        >>> ds.state_dict()["epoch"], ds.state_dict()["seed"]
+        (2, 1)
+        """
+        return {**self.dpa_identity(), "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take the epoch of a saved :meth:`state_dict`, refusing one from another config, seed or stream version.
+
+        Raises:
+            TypeError: ``state`` is not a dict.
+            ValueError: the state belongs to another config (fingerprint),
+                seed or stream version (every difference is named), or its
+                epoch is not in ``[0, 2**32)``.
+        """
+        check_state(state, self.dpa_identity(), what="this AugmentedDataset")
+        self.set_epoch(check_epoch(state.get("epoch"), "state['epoch']"))
 
     def sample_id(self, index: int) -> int:
         """The sample id of ``index``: the index itself, or the id of ``key(index)``."""
@@ -218,11 +288,18 @@ class AugmentedDataset(Dataset):
             self._cache.move_to_end(c)
         return rows
 
-    def params(self, index: int) -> dict[str, Any]:
-        """The params of ``index`` in the current epoch (plain Python values)."""
-        if self.epoch != self.plan.epoch:
-            self._sync_epoch()
+    def params(self, index: Any) -> dict[str, Any]:
+        """The params of ``index`` in the current epoch, or of an :class:`EpochSampler` key (plain Python values)."""
+        if type(index) is tuple:
+            epoch, index, _ = _split_key(index)
+        else:
+            epoch = self.epoch
         i = index if type(index) is int and 0 <= index < len(self.base) else self._index(index)
+        return self._params(i, epoch)
+
+    def _params(self, i: int, epoch: Any) -> dict[str, Any]:
+        if epoch != self.plan.epoch or type(epoch) is not int:
+            self._use_epoch(epoch)
         self._served += 1
         c = i // self.chunk_size
         rows = self._cache.get(c)
@@ -238,26 +315,77 @@ class AugmentedDataset(Dataset):
         self._last_chunk = c
         return rows[i - c * self.chunk_size]
 
-    def _item(self, i: int, params: dict[str, Any], sample_id: int | None = None) -> Any:
+    def _item(self, i: int, params: dict[str, Any], sample_id: int | None = None, padding: bool = False) -> Any:
         item = self.base[i]
         if self.transform is None:
             return item, params
         if self._transform_takes_sample:
             sid = self.sample_id(i) if sample_id is None else sample_id
-            return self.transform(item, params, SampleInfo(sid, self.plan.seed, self.plan.epoch))
+            return self.transform(item, params, SampleInfo(sid, self.plan.seed, self.plan.epoch, padding))
         return self.transform(item, params)
 
     def __getitem__(self, index: Any) -> Any:
+        if type(index) is tuple:
+            epoch, index, padding = _split_key(index)
+            i = self._index(index)
+            return self._item(i, self._params(i, epoch), padding=padding)
         i = self._index(index)
-        return self._item(i, self.params(i))
+        return self._item(i, self._params(i, self.epoch))
 
-    def __getitems__(self, indices: list[int]) -> list[Any]:
-        """A batch at once (DataLoader calls this when it exists): one generation call for all params."""
-        self._sync_epoch()
-        idx = [self._index(i) for i in indices]
-        ids = np.array([self.sample_id(i) for i in idx], dtype=np.uint64)
+    def __getitems__(self, indices: list[Any]) -> list[Any]:
+        """A batch at once (DataLoader calls this when it exists): one generation call for all params.
+
+        ``indices`` are integers, or :class:`EpochSampler` keys (a batch may
+        hold keys of several epochs: each gets its own epoch's params).
+        """
+        if indices and type(indices[0]) is tuple:
+            return self._keyed_items(indices)
+        self._use_epoch(self.epoch)
+        return self._batch([self._index(i) for i in indices], repeat(False))
+
+    def _batch(self, idx: list[int], padding: Iterable[bool]) -> list[Any]:
+        ids = np.array([self.sample_id(i) for i in idx], dtype=np.uint64) if self.key is not None else np.array(
+            idx, dtype=np.uint64)
         params = param_rows(self.plan.numpy(ids))
-        return [self._item(i, p, sid) for i, p, sid in zip(idx, params, ids.tolist())]
+        return [self._item(i, p, sid, pad) for i, p, sid, pad in zip(idx, params, ids.tolist(), padding)]
+
+    def _keyed_items(self, keys: list[Any]) -> list[Any]:
+        # The usual batch, from one EpochSampler pass: (epoch, index) pairs of one epoch, in range.
+        # Checked with C-level map/set calls, no Python code per key: it runs for every item.
+        try:
+            lengths, epochs = set(map(len, keys)), set(map(itemgetter(0), keys))
+        except TypeError:
+            lengths, epochs = {0}, set()
+        if lengths == {2} and len(epochs) == 1:
+            idx = list(map(itemgetter(1), keys))
+            n = len(self.base)
+            if set(map(type, idx)) == {int} and min(idx) >= 0 and max(idx) < n:
+                self._use_epoch(epochs.pop())
+                return self._batch(idx, repeat(False))
+        split = [_split_key(k) if type(k) is tuple else _plain_key(k) for k in keys]
+        out: list[Any] = [None] * len(keys)
+        for epoch in sorted({e for e, _, _ in split}, key=repr):
+            where = [k for k, (e, _, _) in enumerate(split) if e == epoch]
+            self._use_epoch(epoch)
+            got = self._batch([self._index(split[k][1]) for k in where], [split[k][2] for k in where])
+            for k, item in zip(where, got):
+                out[k] = item
+        return out
+
+
+def _split_key(key: tuple) -> tuple[Any, Any, bool]:
+    """``(epoch, index, padding)`` of an :class:`EpochSampler` key ``(epoch, index)`` or ``(epoch, index, padding)``."""
+    if len(key) == 2:
+        return key[0], key[1], False
+    if len(key) == 3 and isinstance(key[2], bool):
+        return key
+    raise TypeError(
+        f"a key must be an integer index or an EpochSampler key (epoch, index) or (epoch, index, padding); got {key!r}"
+    )
+
+
+def _plain_key(index: Any) -> tuple[Any, Any, bool]:
+    raise TypeError(f"a batch mixes EpochSampler keys and plain indices ({index!r}): use one sampler")
 
 
 class AugmentedIterableDataset(IterableDataset):
@@ -275,6 +403,31 @@ class AugmentedIterableDataset(IterableDataset):
         chunk_size: params generated per chunk.
         transform: optional ``transform(item, params)`` or ``transform(item, params, sample)``
             (see :class:`SampleInfo`).
+
+    The epoch: :meth:`set_epoch` reaches every DataLoader worker, persistent
+    ones included (it is kept in shared memory), and takes effect at the
+    next pass: each pass reads the epoch once, when it starts, and all its
+    workers use the same one, so a pass never mixes two epochs. Call it
+    before ``iter(loader)``; a call made while a pass runs applies to the
+    following pass (see :class:`dpa.epochs.SharedEpoch` for the exact
+    rule). The epoch does not advance by itself.
+
+    Resuming: :meth:`state_dict` records the pass's epoch and how many items
+    this process (or this DataLoader worker: torchdata's ``StatefulDataLoader``
+    keeps one state per worker) has yielded; :meth:`load_state_dict` makes
+    the next pass continue from there. A state from another config, seed,
+    length, stream version or split is refused.
+
+    >>> import dpa
+    >>> ds = AugmentedIterableDataset(5, dpa.get_preset("mild"), seed=3, epoch=1)
+    >>> [sid for sid, params in ds]
+    [0, 1, 2, 3, 4]
+    >>> it = iter(ds); _ = next(it), next(it)
+    >>> state = ds.state_dict(); state["position"], state["epoch"]
+    (2, 1)
+    >>> fresh = AugmentedIterableDataset(5, dpa.get_preset("mild"), seed=3)
+    >>> fresh.load_state_dict(state); [sid for sid, params in fresh]
+    [2, 3, 4]
     """
 
     def __init__(
@@ -289,8 +442,9 @@ class AugmentedIterableDataset(IterableDataset):
         chunk_size: int = 1024,
         transform: Callable[..., Any] | None = None,
     ) -> None:
-        self.plan = _plan(config, seed, epoch)
-        self.config, self.seed, self.epoch = self.plan.config, seed, check_epoch(epoch)
+        plan = _plan(config, seed, epoch)  # validates config, seed and epoch
+        self.config, self.seed = plan.config, seed
+        self._epoch = SharedEpoch(epoch)
         self.num_samples = DistributedRangeSplitter(num_samples, 1).num_samples  # validates
         self.rank, self.world_size = resolve_rank(rank, world_size)
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
@@ -298,10 +452,25 @@ class AugmentedIterableDataset(IterableDataset):
         self.chunk_size = chunk_size
         self._transform_takes_sample = _check_transform(transform)
         self.source, self.transform = source, transform
+        self._pass: list[int] | None = None  # [epoch, position, part, parts] of the pass in progress here
+        self._resume: dict[str, Any] | None = None
+
+    @property
+    def epoch(self) -> int:
+        """The epoch the next pass will use."""
+        return self._epoch.value
+
+    @property
+    def plan(self) -> Any:
+        return _plan(self.config, self.seed, self.epoch)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = check_epoch(epoch)
-        self.plan = _plan(self.config, self.seed, self.epoch)
+        """Use ``epoch`` from the next pass on, in this process and in every DataLoader worker.
+
+        Raises:
+            TypeError, ValueError: ``epoch`` not an integer in ``[0, 2**32)``.
+        """
+        self._epoch.set(epoch)
 
     def shard(self) -> tuple[int, int]:
         """``(part, parts)`` of this process: rank and DataLoader worker combined."""
@@ -310,17 +479,87 @@ class AugmentedIterableDataset(IterableDataset):
         return self.rank * workers + worker, self.world_size * workers
 
     def __iter__(self) -> Iterator[Any]:
+        # Not a generator function: the pass starts (its epoch is fixed, a
+        # loaded state is taken) when iter() is called, which is when
+        # DataLoader workers and torchdata expect it to.
         part, parts = self.shard()
+        epoch, start = self._epoch.pass_epoch(), 0
+        resume, self._resume = self._resume, None
+        if resume is not None:
+            if (resume["part"], resume["parts"]) != (part, parts):
+                raise ValueError(
+                    f"this state was saved by part {resume['part']} of {resume['parts']} (rank x DataLoader worker); "
+                    f"it is being resumed by part {part} of {parts}: resume with the same number of ranks and workers"
+                )
+            epoch, start = resume["epoch"], resume["position"]
+        self._pass = [epoch, start, part, parts]
+        return self._items(self._pass)
+
+    def _items(self, state: list[int]) -> Iterator[Any]:
+        epoch, start, part, parts = state
+        plan = _plan(self.config, self.seed, epoch)
         splitter = DistributedRangeSplitter(self.num_samples, parts)
         count = splitter.num_samples_for(part)
-        for lo in range(0, count, self.chunk_size):
+        for lo in range(start, count, self.chunk_size):
             ids = splitter.indices(part, lo, min(lo + self.chunk_size, count))
-            chunk = ParamBatch(ids, self.plan.numpy(ids))
+            chunk = ParamBatch(ids, plan.numpy(ids))
             for sid, params in zip(ids.tolist(), chunk.to_dicts()):
                 item = self.source(sid) if self.source is not None else sid
+                state[1] += 1
                 if self.transform is None:
                     yield item, params
                 elif self._transform_takes_sample:
-                    yield self.transform(item, params, SampleInfo(sid, self.plan.seed, self.plan.epoch))
+                    yield self.transform(item, params, SampleInfo(sid, plan.seed, plan.epoch))
                 else:
                     yield self.transform(item, params)
+
+    # -- state -----------------------------------------------------------------
+    def dpa_identity(self) -> dict[str, Any]:
+        """What a saved state must match: config fingerprint, seed, stream version and length."""
+        return {
+            "kind": "AugmentedIterableDataset",
+            "stream_version": STREAM_VERSION,
+            "fingerprint": self.config.fingerprint(),
+            "seed": self.seed,
+            "num_samples": self.num_samples,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The pass in progress in this process: its epoch, items yielded, and which share (part of parts) it is.
+
+        Before any pass: the next pass's epoch at position 0.
+        """
+        if self._resume is not None:
+            r = self._resume
+            epoch, position, part, parts = r["epoch"], r["position"], r["part"], r["parts"]
+        elif self._pass is not None:
+            epoch, position, part, parts = self._pass
+        else:
+            (part, parts), epoch, position = self.shard(), self.epoch, 0
+        return {**self.dpa_identity(), "epoch": epoch, "position": position, "part": part, "parts": parts}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the next pass continue the saved one: its epoch, from the item after the last one yielded.
+
+        The epoch also becomes the dataset's epoch (for later passes, and in
+        every worker).
+
+        Raises:
+            TypeError: ``state`` is not a dict.
+            ValueError: a state of another config, seed, length or stream
+                version (each difference named), or with fields out of range.
+        """
+        check_state(state, self.dpa_identity(), what="this AugmentedIterableDataset")
+        epoch = check_epoch(state.get("epoch"), "state['epoch']")
+        parts = state.get("parts")
+        if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+            raise ValueError(f"state['parts'] must be an integer >= 1; got {parts!r}")
+        part = state.get("part")
+        if isinstance(part, bool) or not isinstance(part, int) or not 0 <= part < parts:
+            raise ValueError(f"state['part'] must be an integer in [0, {parts}); got {part!r}")
+        count = DistributedRangeSplitter(self.num_samples, parts).num_samples_for(part)
+        position = state.get("position")
+        if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= count:
+            raise ValueError(f"state['position'] must be an integer in [0, {count}]; got {position!r}")
+        self._epoch.set(epoch)
+        self._resume = {"epoch": epoch, "position": position, "part": part, "parts": parts}

@@ -11,6 +11,7 @@ MODULES = [
     "dpa", "dpa.prng", "dpa.keys", "dpa.specs", "dpa.composite", "dpa.config", "dpa.presets", "dpa.generate",
     "dpa.stream", "dpa.distributed", "dpa.distributed.splitter", "dpa.distributed.checkpoint", "dpa.distributed.params",
     "dpa.benchmark", "dpa.benchmark.probes", "dpa.benchmark.runner", "dpa.batch", "dpa.batch.processor", "dpa.data",
+    "dpa.epochs", "dpa.sampler", "dpa.integrations.hf", "dpa.integrations.webdataset",
 ]
 
 
