@@ -171,7 +171,7 @@ class DistributedRangeSplitter:
             pos = self._positions(local, rank)
             if self.pad and self.total:
                 # DistributedSampler pads by repeating the id list from its start.
-                pos = pos % np.uint64(self.total)
+                pos = self._wrap(pos)
         else:
             # Padding slots, taken rank by rank, repeat the ids from 0 like
             # DistributedSampler's wrap-around: a short rank r (r >= n % W)
@@ -180,9 +180,16 @@ class DistributedRangeSplitter:
             pos = np.where(
                 local < np.uint64(real),
                 local + np.uint64(self._block_start(rank)),
-                (local - np.uint64(real) + slot) % np.uint64(max(self.total, 1)),
+                self._wrap(local - np.uint64(real) + slot),
             ).astype(np.uint64)
         return pos + np.uint64(self.start)
+
+    def _wrap(self, pos: np.ndarray) -> np.ndarray:
+        """``pos`` modulo the number of ids. With all 2**64 ids that is uint64's own wrap-around
+        (a padded position past 2**64 has already wrapped to the id it repeats)."""
+        if self.total >= 1 << 64:
+            return pos
+        return pos % np.uint64(max(self.total, 1))
 
     def indices(self, rank: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Global ids (uint64) of ``rank``'s samples ``start .. stop - 1`` (all by default), in order."""
@@ -198,8 +205,8 @@ class DistributedRangeSplitter:
         local = np.arange(start, stop, dtype=np.uint64)
         if not self.pad:
             return np.zeros(local.shape, dtype=bool)
-        if self.mode == "strided":
-            return self._positions(local, rank) >= np.uint64(self.total)
+        # In both modes a rank's first _real_count(rank) samples are real: strided
+        # positions local * W + rank stay below the total exactly that long.
         return local >= np.uint64(self._real_count(rank))
 
     def range_for(self, rank: int) -> range:

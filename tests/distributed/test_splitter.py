@@ -171,3 +171,26 @@ def test_bad_queries() -> None:
         s.local_to_global(3, 2)
     with pytest.raises(ValueError, match="global_id must be in"):
         s.rank_of(10)
+
+
+@pytest.mark.parametrize("mode", ["strided", "contiguous"])
+@pytest.mark.parametrize("pad", [False, True])
+def test_every_one_of_the_2_64_ids(mode: str, pad: bool) -> None:
+    """All 2**64 ids over 7 ranks: the last samples of every rank (padding included) match exact integer arithmetic."""
+    n, w = 1 << 64, 7
+    s = DistributedRangeSplitter(n, w, mode=mode, pad=pad).validate_ranges()
+    base, extra = divmod(n, w)
+    for rank in range(w):
+        real = base + (1 if rank < extra else 0)
+        count = s.num_samples_for(rank)
+        assert count == (base + 1 if pad else real)
+        lo = count - 3
+        ids = [int(x) for x in s.indices(rank, lo, count)]
+        padding = [bool(x) for x in s.is_padding(rank, lo, count)]
+        if mode == "strided":
+            want = [(k * w + rank) % n for k in range(lo, count)]
+        else:
+            start = rank * base + min(rank, extra)
+            want = [start + k if k < real else (k - real + max(rank - extra, 0)) % n for k in range(lo, count)]
+        assert ids == want
+        assert padding == [k >= real for k in range(lo, count)]
