@@ -7,6 +7,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+from dpa import validate
+
 __all__ = ["BatchStrategy", "BatchConfig"]
 
 
@@ -20,11 +22,7 @@ class BatchStrategy(str, enum.Enum):
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"BatchConfig.{name} must be an integer >= 1; got {value!r}")
-    if value < 1:
-        raise ValueError(f"BatchConfig.{name} must be >= 1; got {value}")
-    return int(value)
+    return validate.count(value, f"BatchConfig.{name}")
 
 
 def _positive_float(name: str, value: Any, high: float | None = None) -> float:

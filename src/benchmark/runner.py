@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import numbers
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from dpa import validate
 from dpa.benchmark.environment import describe_environment
 from dpa.benchmark.metrics import BenchmarkMetrics, latency_percentiles, summarise_times
 from dpa.benchmark.peers import available_peers, check_invariance
@@ -52,11 +52,7 @@ class BenchmarkConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("iterations", 1), ("warmup", 0), ("chunk_size", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"BenchmarkConfig.{name} must be an integer >= {low}; got {value!r}")
-            if value < low:
-                raise ValueError(f"BenchmarkConfig.{name} must be >= {low}; got {value}")
+            validate.integer(getattr(self, name), f"BenchmarkConfig.{name}", low)
         if self.backend not in ("numpy", "torch"):
             raise ValueError(f"BenchmarkConfig.backend must be 'numpy' or 'torch'; got {self.backend!r}")
         if self.device is not None and self.backend != "torch":
@@ -64,9 +60,7 @@ class BenchmarkConfig:
 
 
 def _check_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}")
-    return int(n)
+    return validate.count(n, "n")
 
 
 class BenchmarkRunner:

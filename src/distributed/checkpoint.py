@@ -33,6 +33,7 @@ from typing import Any
 
 from dpa.config import AugmentationConfig
 from dpa.keys import check_epoch, check_seed
+from dpa.validate import integer, load_json
 from dpa.version import STREAM_VERSION
 
 __all__ = ["ElasticCheckpoint"]
@@ -64,9 +65,7 @@ class ElasticCheckpoint:
         check_epoch(self.epoch)
         check_seed(self.seed)
         for name in ("consumed", "num_samples"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0; got {v!r}")
+            object.__setattr__(self, name, integer(getattr(self, name), name, 0))
         if self.consumed > self.num_samples:
             raise ValueError(f"consumed must be in [0, num_samples={self.num_samples}]; got {self.consumed}")
 
@@ -92,8 +91,7 @@ class ElasticCheckpoint:
             ValueError: ``mode`` is not ``"strided"``, or ``steps < 0``.
         """
         _check_mode(mode)
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ValueError(f"steps must be an integer >= 0; got {steps!r}")
+        steps = integer(steps, "steps", 0)
         consumed = min(start + steps * world_size, num_samples)
         return cls(epoch=epoch, consumed=consumed, num_samples=num_samples, fingerprint=config.fingerprint(), seed=seed)
 
@@ -138,11 +136,8 @@ class ElasticCheckpoint:
 
     @classmethod
     def from_json(cls, text: str) -> "ElasticCheckpoint":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"checkpoint is not valid JSON: {exc.msg}") from None
-        return cls.from_dict(data)
+        """Parse :meth:`to_json`'s output; a field given twice is refused (ValueError), not resolved to the last."""
+        return cls.from_dict(load_json(text, "checkpoint"))
 
 
 def _check_mode(mode: str) -> None:

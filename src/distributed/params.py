@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Iterator
 
-
-
+from dpa import validate
 from dpa.distributed.checkpoint import ElasticCheckpoint
 from dpa.distributed.env import resolve_rank
 from dpa.distributed.splitter import DistributedRangeSplitter
@@ -115,8 +114,7 @@ def stream_distributed_augmentation_chunks(
         first = checkpoint.check(plan.config, seed=seed, epoch=epoch, num_samples=num_samples, mode=mode)
     splitter = DistributedRangeSplitter(num_samples, world_size, mode=mode, drop_last=drop_last, pad=pad, start=first)
     count = splitter.num_samples_for(rank)
-    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= count:
-        raise ValueError(f"start must be an integer in [0, {count}] (rank {rank}'s share); got {start!r}")
+    start = validate.integer(start, "start", 0, count, text=f"in [0, {count}] (rank {rank}'s share)")
     return _rank_chunks(plan, splitter, rank, start, chunk_size)
 
 

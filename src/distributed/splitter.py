@@ -26,10 +26,11 @@ asked to (:meth:`indices`).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
+
+from dpa import validate
 
 __all__ = ["DistributedRangeSplitter", "MODES", "check_rank"]
 
@@ -41,20 +42,13 @@ _MATERIALISE_LIMIT = 10_000_000
 
 def _check_int(name: str, value: Any, low: int, high: int | None = None, rng: str | None = None) -> int:
     """``value`` as an int in ``[low, high)`` (``high`` None: unbounded); ``rng`` spells the range in errors."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}")
-    value = int(value)
-    if value < low or (high is not None and value >= high):
-        rng = rng or (f"in [{low}, {high})" if high is not None else f">= {low}")
-        raise ValueError(f"{name} must be {rng}; got {value}")
-    return value
+    rng = rng or (f"in [{low}, {high})" if high is not None else f">= {low}")
+    return validate.integer(value, name, low, None if high is None else high - 1, text=rng)
 
 
 def check_rank(rank: Any, world_size: Any) -> tuple[int, int]:
     """Validate ``(rank, world_size)``: ``world_size >= 1`` and ``0 <= rank < world_size``."""
-    world_size = _check_int("world_size", world_size, 1)
-    rank = _check_int("rank", rank, 0, world_size, f"in [0, world_size={world_size})")
-    return rank, world_size
+    return validate.rank_world_size(rank, world_size)
 
 
 class DistributedRangeSplitter:

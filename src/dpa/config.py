@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Iterator
 
 from dpa import composite as _composite  # noqa: F401  (registers the composite kinds)
+from dpa import validate
 from dpa.prng import xxh64_bytes
 from dpa.specs import Spec, spec_from_dict
 from dpa.version import STREAM_VERSION
 
 __all__ = ["AugmentationConfig", "OutputInfo"]
-
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
 class OutputInfo(tuple):
@@ -52,10 +50,13 @@ class AugmentationConfig(Mapping):
         **kwargs: more name=spec pairs.
 
     Raises:
-        ValueError: no parameters, a duplicate or invalid name, two outputs
-            with the same flat name, or an invalid spec (the message names
-            the parameter).
-        TypeError: a value that is neither a Spec nor a dict.
+        ValueError: no parameters, a duplicate or invalid name (names are
+            letters, digits, ``_``, ``.``, ``-``, starting with a letter or
+            ``_``: output files are named after them), two outputs with the
+            same flat name, or an invalid spec (the message names the
+            parameter, the field, the value and the limit).
+        TypeError: a value that is neither a Spec nor a dict, or a field of
+            the wrong type.
 
     >>> from dpa.specs import UniformSpec
     >>> cfg = AugmentationConfig({"rotation": UniformSpec(low=-15, high=15), "hflip": {"kind": "bernoulli", "p": 0.5}})
@@ -77,11 +78,7 @@ class AugmentationConfig(Mapping):
             raise ValueError("an AugmentationConfig needs at least one parameter; got none")
         specs: dict[str, Spec] = {}
         for name, spec in items:
-            if not isinstance(name, str) or not _NAME_RE.match(name):
-                raise ValueError(
-                    f"parameter name must be a non-empty identifier-like string (letters, digits, '_', '.', '-', "
-                    f"not starting with a digit); got {name!r}"
-                )
+            validate.param_name(name)
             if isinstance(spec, Mapping):
                 try:
                     spec = spec_from_dict(spec)
@@ -156,13 +153,18 @@ class AugmentationConfig(Mapping):
         """Parse a config from JSON text (JSON only: nothing is executed or unpickled).
 
         Raises:
-            ValueError: malformed JSON (with line and column) or an invalid config.
+            ValueError: malformed JSON (with line and column), a key given
+                twice in one object (two parameters of one name, or a field
+                given twice: JSON parsers would keep the last silently), or
+                an invalid config.
+            TypeError: JSON that is not an object of spec objects.
+
+        >>> AugmentationConfig.from_json('{"a": {"kind": "bernoulli", "p": 0.5, "p": 0.9}}')
+        Traceback (most recent call last):
+        ...
+        ValueError: config is not valid: the key 'p' appears twice in one JSON object; each name and field may be given once
         """
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"config is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(validate.load_json(text, "config"))
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the config as JSON to ``path``."""

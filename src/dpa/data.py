@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
+from dpa import validate
 from dpa.config import AugmentationConfig
 from dpa.distributed.env import resolve_rank
 from dpa.distributed.splitter import DistributedRangeSplitter
@@ -171,8 +172,7 @@ class AugmentedDataset(Dataset):
         self._transform_takes_sample = _check_transform(transform)
         if key is not None and not callable(key):
             raise TypeError(f"key must be callable(index) -> str or None; got {type(key).__name__}")
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be an integer >= 1; got {chunk_size!r}")
+        chunk_size = validate.count(chunk_size, "chunk_size")
         if not cache_mb > 0:
             raise ValueError(f"cache_mb must be > 0; got {cache_mb!r}")
         self.base = base
@@ -263,14 +263,9 @@ class AugmentedDataset(Dataset):
         return sample_id_from_key(self.key(index)) if self.key is not None else index
 
     def _index(self, index: Any) -> int:
-        if isinstance(index, torch.Tensor):
-            index = int(index)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an integer; got {type(index).__name__}")
-        n = len(self.base)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} out of range for a dataset of {n} samples")
-        return int(index) % n if n else int(index)
+        # An integer: int, numpy integer, 0-d integer tensor; a float or bool
+        # tensor is refused, never truncated (dpa.validate.index).
+        return validate.index(index, len(self.base))
 
     def _chunk(self, c: int) -> list[dict[str, Any]]:
         rows = self._cache.get(c)
@@ -447,9 +442,7 @@ class AugmentedIterableDataset(IterableDataset):
         self._epoch = SharedEpoch(epoch)
         self.num_samples = DistributedRangeSplitter(num_samples, 1).num_samples  # validates
         self.rank, self.world_size = resolve_rank(rank, world_size)
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be an integer >= 1; got {chunk_size!r}")
-        self.chunk_size = chunk_size
+        self.chunk_size = validate.count(chunk_size, "chunk_size")
         self._transform_takes_sample = _check_transform(transform)
         self.source, self.transform = source, transform
         self._pass: list[int] | None = None  # [epoch, position, part, parts] of the pass in progress here

@@ -15,9 +15,9 @@ Seeds, epochs and sample ids outside their domain raise ``ValueError``
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
+from dpa import validate
 from dpa.prng import MASK64, xxh64_bytes
 
 __all__ = [
@@ -41,21 +41,12 @@ _PARAM_PREFIX = b"dpa:param:"
 _KEY_PREFIX = b"dpa:key:"
 
 
-def _check_int(name: str, value: Any, high_exclusive: str, limit: int) -> int:
-    # bool is an int subclass, and a float like 3.0 silently truncated would
-    # hide a bug upstream, so both are refused.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{name} must be an integer in [0, {high_exclusive}); got {value!r} of type {type(value).__name__}"
-        )
-    value = int(value)
-    if not 0 <= value <= limit:
-        raise ValueError(f"{name} must be in [0, {high_exclusive}); got {value}")
-    return value
-
-
 def check_sample_id(sample_id: Any, name: str = "sample_id") -> int:
-    """Return ``sample_id`` as an int, or raise if it is not in ``[0, 2**64)``.
+    """Return ``sample_id`` as an int, or raise if it is not an integer in ``[0, 2**64)``.
+
+    Integers are Python ints, numpy integers and 0-d integer arrays or
+    tensors; floats (even ``3.0``) and bools raise ``TypeError``
+    (:mod:`dpa.validate`).
 
     >>> check_sample_id(2**64 - 1) == 2**64 - 1
     True
@@ -64,17 +55,17 @@ def check_sample_id(sample_id: Any, name: str = "sample_id") -> int:
     ...
     ValueError: sample_id must be in [0, 2**64); got -1
     """
-    return _check_int(name, sample_id, "2**64", MAX_SAMPLE_ID)
+    return validate.sample_id(sample_id, name)
 
 
 def check_epoch(epoch: Any, name: str = "epoch") -> int:
-    """Return ``epoch`` as an int, or raise if it is not in ``[0, 2**32)``."""
-    return _check_int(name, epoch, "2**32", MAX_EPOCH)
+    """Return ``epoch`` as an int, or raise if it is not an integer in ``[0, 2**32)``."""
+    return validate.epoch(epoch, name)
 
 
 def check_seed(seed: Any, name: str = "seed") -> int:
-    """Return ``seed`` as an int, or raise if it is not in ``[0, 2**64)``."""
-    return _check_int(name, seed, "2**64", MAX_SEED)
+    """Return ``seed`` as an int, or raise if it is not an integer in ``[0, 2**64)``."""
+    return validate.seed(seed, name)
 
 
 def stream_key(seed: int, name: str) -> int:
@@ -94,23 +85,48 @@ def counter_word(epoch: int, draw_word: int) -> int:
 
 
 def sample_id_from_key(key: str | bytes | Any) -> int:
-    """Map a string key (a file path, a record name) to a sample id in ``[0, 2**64)``.
+    """Map a key (a file path, a record name) to a sample id in ``[0, 2**64)``.
 
-    The id is ``XXH64(b"dpa:key:" + utf8(key), 0)``: it depends on the key
-    alone, so a sample keeps its parameters when files are re-ordered, added
-    or removed. ``os.PathLike`` objects are converted with ``os.fspath``.
-    Different keys collide with probability about ``n**2 / 2**65`` for
-    ``n`` keys (negligible below a few hundred million keys).
+    The id is ``XXH64(b"dpa:key:" + data, 0)``, where ``data`` is:
+
+    * for ``bytes`` / ``bytearray``: the bytes themselves;
+    * for ``str``: its UTF-8 encoding, code point by code point, with no
+      Unicode normalisation: ``"café"`` written with U+00E9 (NFC) and with
+      ``e`` + U+0301 (NFD) are different keys with different ids (normalise
+      with :func:`unicodedata.normalize` first if your file names may come
+      in either form, as macOS and Linux file systems differ);
+    * for an ``os.PathLike``: ``os.fspath(key)``, then as above, so
+      ``Path("a/b.jpg")`` and ``"a/b.jpg"`` agree; separators and case are
+      kept as the path spells them (``PureWindowsPath("a/b")`` is ``"a\\b"``).
+
+    It depends on the key alone, so a sample keeps its parameters when files
+    are re-ordered, added or removed. Different keys collide with probability
+    about ``n**2 / 2**65`` for ``n`` keys (negligible below a few hundred
+    million keys).
+
+    Raises:
+        TypeError: a key that is not str, bytes, bytearray or PathLike.
+        ValueError: a str that UTF-8 cannot encode (a lone surrogate, as
+            ``os.fsdecode`` makes from undecodable file names: pass
+            ``os.fsencode(path)``, the file name's bytes, instead).
 
     >>> sample_id_from_key("train/cat/001.jpg") == sample_id_from_key(b"train/cat/001.jpg")
     True
+    >>> sample_id_from_key("caf\u00e9") == sample_id_from_key("cafe\u0301")
+    False
     """
     import os
 
     if isinstance(key, os.PathLike):
         key = os.fspath(key)
     if isinstance(key, str):
-        data = key.encode("utf-8")
+        try:
+            data = key.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"key {key!r} cannot be encoded as UTF-8 ({exc.reason} at index {exc.start}); "
+                "pass the file name's bytes instead, e.g. os.fsencode(path)"
+            ) from None
     elif isinstance(key, (bytes, bytearray)):
         data = bytes(key)
     else:

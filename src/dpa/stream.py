@@ -11,13 +11,12 @@ of their ids, whatever the chunk size.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
 
-from dpa import prng
+from dpa import prng, validate
 from dpa.generate import _plan
 from dpa.keys import MAX_SAMPLE_ID
 
@@ -90,29 +89,20 @@ def param_rows(params: dict[str, Any]) -> list[dict[str, Any]]:
 def check_stream_args(num_samples: Any, chunk_size: Any, start: Any) -> tuple[int | float, int, int]:
     """Validate a stream's ``num_samples``, ``chunk_size`` and ``start``; return them normalised.
 
+    The rules are :mod:`dpa.validate`'s, shared by every entry point
+    (``AugmentedDataset``'s ``chunk_size`` too): integers are ints, numpy
+    integers or 0-d integer arrays/tensors.
+
     Raises:
-        TypeError: not integers (``num_samples`` may also be ``float('inf')``).
+        TypeError: not integers (floats such as ``2.5`` or ``5.0``, bools;
+            ``num_samples`` may also be ``float('inf')``).
         ValueError: ``num_samples`` outside ``[0, 2**64]``, ``chunk_size < 1``,
             ``start`` outside ``[0, num_samples]``.
     """
-    if isinstance(num_samples, float) and math.isinf(num_samples) and num_samples > 0:
-        total: int | float = math.inf
-    elif isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
-        raise TypeError(f"num_samples must be an integer in [0, 2**64] or float('inf'); got {num_samples!r}")
-    else:
-        total = int(num_samples)
-        if not 0 <= total <= _ID_END:
-            raise ValueError(f"num_samples must be in [0, 2**64] or float('inf'); got {total}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral):
-        raise TypeError(f"chunk_size must be an integer >= 1; got {chunk_size!r}")
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
-    if isinstance(start, bool) or not isinstance(start, numbers.Integral):
-        raise TypeError(f"start must be an integer in [0, num_samples]; got {start!r}")
-    start = int(start)
-    if start < 0 or start > min(total, _ID_END):
-        raise ValueError(f"start must be in [0, num_samples] = [0, {num_samples}]; got {start}")
-    return total, int(chunk_size), start
+    total = validate.num_samples(num_samples)
+    chunk_size = validate.count(chunk_size, "chunk_size")
+    start = validate.start(start, total)
+    return total, chunk_size, start
 
 
 def _chunks(plan: Any, start: int, stop: int, chunk_size: int) -> Iterator[ParamBatch]:

@@ -136,7 +136,7 @@ def test_bad_checkpoints() -> None:
         ({"num_samples": -5}, ValueError, "num_samples must be in [0, 2**64]"),
         ({"num_samples": float("inf")}, ValueError, "num_samples must be finite"),
         ({"chunk_size": 0}, ValueError, "chunk_size must be >= 1; got 0"),
-        ({"start": 35}, ValueError, "start must be an integer in [0, 34] (rank 0's share); got 35"),
+        ({"start": 35}, ValueError, "start must be in [0, 34] (rank 0's share); got 35"),
         ({"mode": "zigzag"}, ValueError, "mode must be one of"),
     ],
 )

@@ -167,7 +167,7 @@ def test_chunked_cache_and_scalar_fallback_agree() -> None:
         ({"base": 5}, TypeError, "base must be a map-style dataset"),
         ({"transform": 3}, TypeError, "transform must be callable"),
         ({"key": "x"}, TypeError, "key must be callable"),
-        ({"chunk_size": 0}, ValueError, "chunk_size must be an integer >= 1"),
+        ({"chunk_size": 0}, ValueError, "chunk_size must be >= 1; got 0"),
         ({"seed": -1}, ValueError, "seed must be in [0, 2**64)"),
         ({"epoch": 2**32}, ValueError, "epoch must be in [0, 2**32)"),
     ],
@@ -184,7 +184,7 @@ def test_bad_index() -> None:
     ds = AugmentedDataset(Squares(), CFG)
     with pytest.raises(IndexError, match="index 103 out of range for a dataset of 103 samples"):
         ds[N]
-    with pytest.raises(TypeError, match="index must be an integer; got float"):
+    with pytest.raises(TypeError, match="index must be an integer; got 1.0 of type float"):
         ds[1.0]
 
 

@@ -78,3 +78,24 @@ def test_sample_id_from_key() -> None:
     assert 0 <= keys.sample_id_from_key("é") < 2**64
     with pytest.raises(TypeError, match="key must be a str, bytes or os.PathLike"):
         keys.sample_id_from_key(3)
+
+
+def test_sample_id_from_key_bytes_paths_and_unicode() -> None:
+    """SPEC section 1: bytes as they are, str as UTF-8 with no normalisation, PathLike through os.fspath."""
+    import os
+    import unicodedata
+
+    nfc, nfd = unicodedata.normalize("NFC", "café.jpg"), unicodedata.normalize("NFD", "café.jpg")
+    assert nfc != nfd
+    assert keys.sample_id_from_key(nfc) == xxhash.xxh64_intdigest(b"dpa:key:" + nfc.encode("utf-8"), 0)
+    assert keys.sample_id_from_key(nfd) == xxhash.xxh64_intdigest(b"dpa:key:" + nfd.encode("utf-8"), 0)
+    assert keys.sample_id_from_key(nfc) != keys.sample_id_from_key(nfd)
+    assert keys.sample_id_from_key(bytearray(b"x/y")) == keys.sample_id_from_key(b"x/y") == keys.sample_id_from_key("x/y")
+    assert keys.sample_id_from_key(pathlib.Path("x/y")) == keys.sample_id_from_key("x/y")
+    assert keys.sample_id_from_key(pathlib.PureWindowsPath("x/y")) == keys.sample_id_from_key("x\\y")
+    raw = b"caf\xe9.jpg"  # Latin-1 bytes: not UTF-8
+    assert keys.sample_id_from_key(raw) == xxhash.xxh64_intdigest(b"dpa:key:" + raw, 0)
+    with pytest.raises(ValueError, match="cannot be encoded as UTF-8"):
+        keys.sample_id_from_key(os.fsdecode(raw) if os.name != "nt" else "caf\udce9.jpg")
+    if os.name != "nt":
+        assert keys.sample_id_from_key(os.fsencode(os.fsdecode(raw))) == keys.sample_id_from_key(raw)
