@@ -117,6 +117,8 @@ def _kinds_config() -> dict:
     c["choice_zero_first"] = {"kind": "choice", "values": [10, 20, 30], "weights": [0.0, 1.0, 1.0]}
     c["choice_zero_middle"] = {"kind": "choice", "values": [10, 20, 30], "weights": [1.0, 0.0, 1.0]}
     c["choice_zeros_inside"] = {"kind": "choice", "values": [1, 2, 3, 4, 5], "weights": [0.0, 3.0, 0.0, 0.0, 1.0]}
+    c["choice_zero_last"] = {"kind": "choice", "values": [1, 2], "weights": [1.0, 0.0]}  # threshold 2**64: never reached
+    c["choice_zeros_end"] = {"kind": "choice", "values": [0.5, 1.5, 2.5, 3.5], "weights": [1.0, 2.0, 0.0, 0.0]}
     c["choice_tiny_weight"] = {"kind": "choice", "values": [1, 2], "weights": [1e-300, 1.0]}
     c["choice_int_weights"] = {"kind": "choice", "values": [-1, 1], "weights": [1, 3]}
     c["choice_single"] = {"kind": "choice", "values": [42]}

@@ -50,7 +50,8 @@ def _op_constants(spec: Any) -> tuple[int, tuple, tuple, tuple, tuple] | None:
     if t is IntegerSpec:
         return _INTEGER, (), (spec.high - spec.low + 1, spec.low), (), ()
     if t is ChoiceSpec:
-        return _CHOICE, (), (), spec.thresholds, spec.values
+        # Values past the last threshold below 2**64 have weight 0: no word reaches them.
+        return _CHOICE, (), (), spec.thresholds, spec.values[: len(spec.thresholds) + 1]
     if t is BernoulliSpec:
         return _BERNOULLI, (), (), (), ()
     if t in (ResizedCropSpec, ErasingSpec):

@@ -16,24 +16,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar, Sequence
 
-from dpa import fmath
+from dpa import domains, fmath
 from dpa._draws import TWO_M32, mulhi32
 from dpa._ops import PY
-from dpa.specs import Output, Spec, _finite, _int, register_spec
+from dpa.specs import Output, Spec, register_spec
 
 __all__ = ["ResizedCropSpec", "ErasingSpec", "PermutationSpec"]
 
 # Permutations of up to 8 items are looked up in a table of n! rows (8! = 40320).
 _TABLE_MAX_N = 8
-
-
-def _pair(kind: str, name: str, value: Any) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        raise TypeError(f"{kind}.{name} must be a pair [low, high]; got {value!r}")
-    low, high = (_finite(kind, f"{name}[{i}]", v) for i, v in enumerate(value))
-    if low > high:
-        raise ValueError(f"{kind}.{name} must be ordered [low, high]; got [{low}, {high}]")
-    return low, high
 
 
 @dataclass(frozen=True)
@@ -49,6 +40,8 @@ class _BoxSpec(Spec):
         x = u2 * (1 - w);          y = u3 * (1 - h)
 
     ``ratio`` is width/height relative to the image's own aspect ratio.
+    ``scale[0] >= 2**-511`` and both ratios' logs in exp's domain ``[-708, 709]``
+    (:func:`dpa.domains.box`) keep every step finite and normal.
     """
 
     n_draws: ClassVar[int] = 4
@@ -56,12 +49,7 @@ class _BoxSpec(Spec):
     ratio: tuple = (3.0 / 4.0, 4.0 / 3.0)
 
     def _validate(self) -> None:
-        scale = _pair(self.kind, "scale", self.scale)
-        ratio = _pair(self.kind, "ratio", self.ratio)
-        if not 0.0 < scale[0] <= scale[1] <= 1.0:
-            raise ValueError(f"{self.kind}.scale must satisfy 0 < low <= high <= 1; got {list(scale)}")
-        if not ratio[0] > 0.0:
-            raise ValueError(f"{self.kind}.ratio must be > 0; got {list(ratio)}")
+        scale, ratio = domains.box(self.kind, self.scale, self.ratio)
         object.__setattr__(self, "scale", scale)
         object.__setattr__(self, "ratio", ratio)
 
@@ -154,7 +142,7 @@ class PermutationSpec(Spec):
     n: int = 4
 
     def _validate(self) -> None:
-        object.__setattr__(self, "n", _int(self.kind, "n", self.n, 2, 12))
+        object.__setattr__(self, "n", domains.whole(self.kind, "n", self.n, 2, 12))
 
     def default_identity(self) -> Any:
         return tuple(range(self.n))

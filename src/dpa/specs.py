@@ -21,11 +21,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from functools import cached_property
 from typing import Any, ClassVar, Mapping, Sequence
 
-from dpa import fmath
+from dpa import domains, fmath
 from dpa._draws import TWO_M32, mulhi32
 from dpa._ops import PY
 
@@ -59,40 +58,16 @@ class Output:
 
 
 def gate_threshold(p: float) -> int:
-    """The gate is open when its 32-bit draw is below ``floor(p * 2**32 + 0.5)``."""
+    """The gate is open when its 32-bit draw is below ``T(p) = floor(p * 2**32 + 0.5)``.
+
+    Computed in binary64 as written: ``p * 2**32`` is exact, the ``+ 0.5`` is
+    rounded to nearest-even, then floored. This differs from exact arithmetic
+    where the sum rounds up to an integer: ``T(2**-33 - 2**-86)`` is 1, not 0.
+
+    >>> gate_threshold(0.5), gate_threshold(1.0), gate_threshold(2**-33 - 2**-86)
+    (2147483648, 4294967296, 1)
+    """
     return int(math.floor(p * _TWO_32 + 0.5))
-
-
-def _finite(kind: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{kind}.{name} must be a real number; got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{kind}.{name} must be finite; got {value}")
-    return value
-
-
-def _probability(kind: str, name: str, value: Any) -> float:
-    value = _finite(kind, name, value)
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{kind}.{name} must be a probability in [0, 1]; got {value}")
-    return value
-
-
-def _int(kind: str, name: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{kind}.{name} must be an integer; got {value!r} of type {type(value).__name__}")
-    if not low <= value <= high:
-        raise ValueError(f"{kind}.{name} must be in [{low}, {high}]; got {value}")
-    return value
-
-
-def _ordered(kind: str, low_name: str, low: float, high_name: str, high: float) -> None:
-    if low > high:
-        raise ValueError(f"{kind}: {low_name} must be <= {high_name}; got {low_name}={low}, {high_name}={high}")
 
 
 @dataclass(frozen=True)
@@ -114,7 +89,7 @@ class Spec:
     identity: Any = field(default=None, kw_only=True)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "p", _probability(self.kind, "p", self.p))
+        object.__setattr__(self, "p", domains.probability(self.kind, "p", self.p))
         self._validate()
         if self.gated and self.identity is None and self.default_identity() is None:
             raise ValueError(
@@ -133,7 +108,7 @@ class Spec:
         return None
 
     def _check_identity(self, identity: Any) -> Any:
-        return _finite(self.kind, "identity", identity)
+        return domains.real(self.kind, "identity", identity)
 
     def outputs(self) -> tuple[Output, ...]:
         return (Output("", "float", self.identity_value()),)
@@ -235,7 +210,12 @@ def spec_from_dict(data: Mapping[str, Any]) -> Spec:
 @register_spec
 @dataclass(frozen=True)
 class UniformSpec(Spec):
-    """Uniform on ``[low, high)``: ``low + d * ((high - low) * 2**-32)`` for a 32-bit draw ``d``.
+    """Uniform on ``[low, high]``: ``low + d * ((high - low) * 2**-32)`` for a 32-bit draw ``d``.
+
+    Values lie in ``[low, high]``; ``high`` itself comes out only for ranges a
+    few ulps wide, where rounding the sum reaches it (``[1, nextafter(1, 2)]``
+    gives ``high`` for half of the draws). ``high - low`` must be finite
+    and either 0 or at least ``2**-990`` (:func:`dpa.domains.step`).
 
     >>> UniformSpec(low=-15, high=15).to_dict()
     {'kind': 'uniform', 'low': -15.0, 'high': 15.0, 'p': 1.0}
@@ -246,9 +226,10 @@ class UniformSpec(Spec):
     high: float
 
     def _validate(self) -> None:
-        object.__setattr__(self, "low", _finite(self.kind, "low", self.low))
-        object.__setattr__(self, "high", _finite(self.kind, "high", self.high))
-        _ordered(self.kind, "low", self.low, "high", self.high)
+        object.__setattr__(self, "low", domains.real(self.kind, "low", self.low))
+        object.__setattr__(self, "high", domains.real(self.kind, "high", self.high))
+        domains.ordered(self.kind, "low", self.low, "high", self.high)
+        domains.step(self.kind, "high - low", self.low, self.high)
 
     @cached_property
     def _scale(self) -> float:
@@ -267,7 +248,9 @@ class LogUniformSpec(Spec):
     """Log-uniform on ``[low, high]``, ``0 < low <= high``: ``exp(log(low) + u * log(high / low))``.
 
     ``exp`` and ``log`` are :mod:`dpa.fmath`'s; the result is kept inside
-    ``[low, high]`` against rounding.
+    ``[low, high]`` against rounding. Both logs must lie in exp's domain
+    ``[-708, 709]``: ``low >= 3.3075530036382e-308``, ``high <= 8.2184074615554e+307``
+    (:func:`dpa.domains.log_in_exp_domain`).
     """
 
     kind: ClassVar[str] = "log_uniform"
@@ -275,11 +258,12 @@ class LogUniformSpec(Spec):
     high: float
 
     def _validate(self) -> None:
-        object.__setattr__(self, "low", _finite(self.kind, "low", self.low))
-        object.__setattr__(self, "high", _finite(self.kind, "high", self.high))
-        if self.low <= 0.0:
-            raise ValueError(f"{self.kind}.low must be > 0; got {self.low}")
-        _ordered(self.kind, "low", self.low, "high", self.high)
+        object.__setattr__(self, "low", domains.real(self.kind, "low", self.low))
+        object.__setattr__(self, "high", domains.real(self.kind, "high", self.high))
+        a = domains.log_in_exp_domain(self.kind, "low", self.low)
+        domains.ordered(self.kind, "low", self.low, "high", self.high)
+        b = domains.log_in_exp_domain(self.kind, "high", self.high)
+        domains.step(self.kind, "log(high) - log(low)", a, b)
 
     @cached_property
     def _consts(self) -> tuple[float, float]:
@@ -307,7 +291,9 @@ def _open_unit_scalar(d: int) -> float:
 class NormalSpec(Spec):
     """Normal: ``mean + std * ndtri((d + 0.5) * 2**-32)`` (inverse CDF, AS241).
 
-    With 32-bit draws the values lie within about 6.3 standard deviations.
+    With 32-bit draws ``|ndtri|`` is at most ``NDTRI_MAX = 6.337957754553789``,
+    so the values lie in ``[mean - std * NDTRI_MAX, mean + std * NDTRI_MAX]``,
+    which must be finite (:func:`dpa.domains.normal_extremes`).
     """
 
     kind: ClassVar[str] = "normal"
@@ -315,10 +301,11 @@ class NormalSpec(Spec):
     std: float
 
     def _validate(self) -> None:
-        object.__setattr__(self, "mean", _finite(self.kind, "mean", self.mean))
-        object.__setattr__(self, "std", _finite(self.kind, "std", self.std))
+        object.__setattr__(self, "mean", domains.real(self.kind, "mean", self.mean))
+        object.__setattr__(self, "std", domains.real(self.kind, "std", self.std))
         if self.std < 0.0:
             raise ValueError(f"{self.kind}.std must be >= 0; got {self.std}")
+        domains.normal_extremes(self.kind, self.mean, self.std)
 
     def scalar_values(self, words: Sequence[int]) -> tuple:
         return (self.mean + self.std * fmath.ndtri(_open_unit_scalar(words[0] >> 32)),)
@@ -332,9 +319,10 @@ class NormalSpec(Spec):
 class TruncatedNormalSpec(Spec):
     """Normal(mean, std) restricted to ``[low, high]`` (absolute bounds), by inverse CDF.
 
-    The bounds must lie within 30 standard deviations of the mean. Sampling
-    happens on the side of the mean with less mass, mirrored, so tails keep
-    their precision.
+    The bounds must lie within 30 standard deviations of the mean, and
+    ``|mean| + 31 * std`` must be finite (:func:`dpa.domains.truncated_normal`).
+    Sampling happens on the side of the mean with less mass, mirrored, so
+    tails keep their precision.
     """
 
     kind: ClassVar[str] = "truncated_normal"
@@ -345,18 +333,8 @@ class TruncatedNormalSpec(Spec):
 
     def _validate(self) -> None:
         for name in ("mean", "std", "low", "high"):
-            object.__setattr__(self, name, _finite(self.kind, name, getattr(self, name)))
-        if self.std <= 0.0:
-            raise ValueError(f"{self.kind}.std must be > 0; got {self.std}")
-        if not self.low < self.high:
-            raise ValueError(f"{self.kind}: low must be < high; got low={self.low}, high={self.high}")
-        for name in ("low", "high"):
-            z = (getattr(self, name) - self.mean) / self.std
-            if not -30.0 <= z <= 30.0:
-                raise ValueError(
-                    f"{self.kind}.{name} must lie within 30 std of the mean, in "
-                    f"[{self.mean - 30 * self.std}, {self.mean + 30 * self.std}]; got {getattr(self, name)}"
-                )
+            object.__setattr__(self, name, domains.real(self.kind, name, getattr(self, name)))
+        domains.truncated_normal(self.kind, self.mean, self.std, self.low, self.high)
 
     @cached_property
     def _consts(self) -> tuple[float, float, float]:
@@ -386,7 +364,8 @@ class IntegerSpec(Spec):
     """Integer in ``[low, high]``, both included: ``low + floor(w * n / 2**64)``, ``n = high - low + 1``.
 
     One full 64-bit word per sample, so each value's probability is off by at
-    most ``2**-64`` (``n <= 2**32``).
+    most ``2**-64`` (``n <= 2**32``). Bounds are integers (``3.0`` is refused)
+    in ``[-2**62, 2**62]``; the identity any int64.
     """
 
     kind: ClassVar[str] = "integer"
@@ -395,16 +374,17 @@ class IntegerSpec(Spec):
     high: int
 
     def _validate(self) -> None:
-        object.__setattr__(self, "low", _int(self.kind, "low", self.low, -(2**62), 2**62))
-        object.__setattr__(self, "high", _int(self.kind, "high", self.high, -(2**62), 2**62))
-        _ordered(self.kind, "low", self.low, "high", self.high)
+        limit, text = domains.INT_LIMIT, "in [-2**62, 2**62]"
+        object.__setattr__(self, "low", domains.whole(self.kind, "low", self.low, -limit, limit, text))
+        object.__setattr__(self, "high", domains.whole(self.kind, "high", self.high, -limit, limit, text))
+        domains.ordered(self.kind, "low", self.low, "high", self.high)
         if self.high - self.low + 1 > _TWO_32:
             raise ValueError(
                 f"{self.kind}: high - low + 1 must be <= 2**32; got {self.high - self.low + 1}"
             )
 
     def _check_identity(self, identity: Any) -> Any:
-        return _int(self.kind, "identity", identity, -(2**63), 2**63 - 1)
+        return domains.whole(self.kind, "identity", identity, -(2**63), 2**63 - 1, "in [-2**63, 2**63)")
 
     def outputs(self) -> tuple[Output, ...]:
         return (Output("", "int", self.identity_value()),)
@@ -422,8 +402,11 @@ class ChoiceSpec(Spec):
     """One of ``values``, with optional ``weights``: index = number of thresholds <= the 64-bit word.
 
     Threshold ``i`` is ``floor(2**64 * (w_0 + ... + w_{i-1}) / total)``,
-    computed exactly with rationals; equal weights when none are given.
-    Values are numbers; the output is an int when all are ints.
+    computed exactly with rationals from the weights' exact binary values;
+    equal weights when none are given. A value of weight 0 is never chosen,
+    wherever it stands. Values are numbers: the output is an int (int64) when
+    every value is an integer, else a double (ints must then be exactly
+    representable, e.g. ``[1, 2.5]`` gives ``1.0`` and ``2.5``).
     """
 
     kind: ClassVar[str] = "choice"
@@ -432,28 +415,10 @@ class ChoiceSpec(Spec):
     weights: tuple | None = None
 
     def _validate(self) -> None:
-        values = self.values
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-            raise TypeError(f"{self.kind}.values must be a non-empty list of numbers; got {values!r}")
-        if len(values) == 0:
-            raise ValueError(f"{self.kind}.values must be a non-empty list of numbers; got []")
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            values = tuple(_int(self.kind, "values[]", v, -(2**63), 2**63 - 1) for v in values)
-        else:
-            values = tuple(_finite(self.kind, "values[]", v) for v in values)
+        values = domains.choice_values(self.kind, self.values)
         object.__setattr__(self, "values", values)
         if self.weights is not None:
-            w = self.weights
-            if isinstance(w, (str, bytes)) or not isinstance(w, Sequence):
-                raise TypeError(f"{self.kind}.weights must be a list of numbers or None; got {w!r}")
-            if len(w) != len(values):
-                raise ValueError(
-                    f"{self.kind}.weights must have one weight per value ({len(values)}); got {len(w)}"
-                )
-            w = tuple(_finite(self.kind, "weights[]", x) for x in w)
-            if any(x < 0 for x in w) or sum(w) <= 0:
-                raise ValueError(f"{self.kind}.weights must be >= 0 with a positive sum; got {list(w)}")
-            object.__setattr__(self, "weights", w)
+            object.__setattr__(self, "weights", domains.choice_weights(self.kind, self.weights, len(values)))
 
     @property
     def _is_int(self) -> bool:
@@ -461,21 +426,16 @@ class ChoiceSpec(Spec):
 
     def _check_identity(self, identity: Any) -> Any:
         if self._is_int:
-            return _int(self.kind, "identity", identity, -(2**63), 2**63 - 1)
-        return _finite(self.kind, "identity", identity)
+            return domains.whole(self.kind, "identity", identity, -(2**63), 2**63 - 1, "in [-2**63, 2**63)")
+        return domains.real(self.kind, "identity", identity)
 
     def outputs(self) -> tuple[Output, ...]:
         return (Output("", "int" if self._is_int else "float", self.identity_value()),)
 
     @cached_property
     def thresholds(self) -> tuple[int, ...]:
-        weights = [Fraction(w) for w in (self.weights or [1.0] * len(self.values))]
-        total = sum(weights)
-        out, acc = [], Fraction(0)
-        for w in weights[:-1]:
-            acc += w
-            out.append(math.floor(acc / total * _TWO_64))
-        return tuple(out)
+        """The thresholds below ``2**64`` (one reached by no word is left out: its value has weight 0)."""
+        return domains.choice_thresholds(self.weights, len(self.values))
 
     def scalar_values(self, words: Sequence[int]) -> tuple:
         w = words[0]

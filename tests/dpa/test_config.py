@@ -138,3 +138,51 @@ def test_configs_pickle(preset: str) -> None:
     copy = pickle.loads(pickle.dumps(cfg))
     assert copy == cfg and copy.fingerprint() == cfg.fingerprint() and copy.outputs == cfg.outputs
     assert dpa.gen_augmentation_params(9, copy, seed=4) == dpa.gen_augmentation_params(9, cfg, seed=4)
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('{"rot": {"kind": "uniform", "low": 0, "high": 1}, "rot": {"kind": "uniform", "low": 0, "high": 9}}', "rot"),
+        ('{"rot": {"kind": "uniform", "low": 0, "high": 1, "low": -1}}', "low"),
+        ('{"c": {"kind": "choice", "values": [1, 2], "kind": "choice"}}', "kind"),
+    ],
+)
+def test_json_with_a_key_twice_is_refused(text: str, key: str, tmp_path) -> None:
+    with pytest.raises(ValueError, match=f"the key '{key}' appears twice in one JSON object"):
+        AugmentationConfig.from_json(text)
+    path = tmp_path / "cfg.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"cfg.json: config is not valid: the key '{key}' appears twice"):
+        AugmentationConfig.load(path)
+
+
+@pytest.mark.parametrize("name", ["rot\n", "rot\r", "a/b", "..", "a\\b", "a\x00b", "a\x1bb", " rot", "rot "])
+def test_names_hold_no_control_characters_or_path_separators(name: str) -> None:
+    with pytest.raises(ValueError, match="parameter name must be"):
+        AugmentationConfig({name: {"kind": "bernoulli", "p": 0.5}})
+    with pytest.raises(ValueError, match="parameter name must be"):
+        AugmentationConfig.from_json(json.dumps({name: {"kind": "bernoulli", "p": 0.5}}))
+
+
+def test_outputs_come_in_the_callers_order_whatever_was_cached() -> None:
+    """Equal configs in another parameter order must not share a plan (they used to, via __eq__)."""
+    a = AugmentationConfig({"x": {"kind": "uniform", "low": 0, "high": 1}, "y": {"kind": "bernoulli", "p": 0.5},
+                            "z": {"kind": "permutation", "n": 3}})
+    b = AugmentationConfig({"z": {"kind": "permutation", "n": 3}, "y": {"kind": "bernoulli", "p": 0.5},
+                            "x": {"kind": "uniform", "low": 0, "high": 1}})
+    assert a == b and a.fingerprint() == b.fingerprint() and a.output_names != b.output_names
+    for seed in (0, 7):
+        pa, pb = dpa.gen_augmentation_params(3, a, seed=seed), dpa.gen_augmentation_params(3, b, seed=seed)
+        assert list(pa) == list(a.output_names) and list(pb) == list(b.output_names) and pa == pb
+        ba, bb = dpa.gen_augmentation_batch([1, 2], a, seed=seed), dpa.gen_augmentation_batch([1, 2], b, seed=seed)
+        assert list(ba) == list(a.output_names) and list(bb) == list(b.output_names)
+        ca = next(dpa.stream_augmentation_chunks(4, a, seed=seed))
+        cb = next(dpa.stream_augmentation_chunks(4, b, seed=seed))
+        assert list(ca.params) == list(a.output_names) and list(cb.params) == list(b.output_names)
+        assert list(next(dpa.stream_augmentation_chain(4, b, seed=seed))) == list(b.output_names)
+    # Equal by value but not by type: an int choice and a float one must not share a plan either.
+    i = AugmentationConfig({"c": {"kind": "choice", "values": [1, 2]}})
+    f = AugmentationConfig({"c": {"kind": "choice", "values": [1.0, 2.0]}})
+    assert type(dpa.gen_augmentation_params(0, i)["c"]) is int
+    assert type(dpa.gen_augmentation_params(0, f)["c"]) is float

@@ -274,3 +274,39 @@ def test_torch_bad_input() -> None:
 def test_torch_backend_without_torch() -> None:
     with pytest.raises(ValueError, match="needs PyTorch"):
         dpa.gen_augmentation_batch([0], CFG, backend="torch")
+
+
+def _owned_bytes(arr: np.ndarray) -> int:
+    """Bytes an array keeps alive: its own buffer, or its base's."""
+    base = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    return base.nbytes
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000, 300_000])
+def test_each_returned_array_is_its_own_allocation(n: int, kernel: str) -> None:
+    """Keeping b["hflip"] must not keep the other outputs alive (they were views of one buffer)."""
+    cfg = dpa.get_preset("moderate")
+    for b in (dpa.gen_augmentation_batch(range(n), cfg), next(iter(dpa.stream_augmentation_chunks(max(n, 1), cfg, chunk_size=max(n, 1)))).params):
+        arrays = list(b.values())
+        for i, x in enumerate(arrays):
+            assert x.flags.c_contiguous and x.flags.writeable
+            assert _owned_bytes(x) <= x.nbytes + (1 << 21)  # at most its own bytes and a 2 MiB alignment margin
+            for y in arrays[i + 1 :]:
+                assert not np.shares_memory(x, y)
+
+
+@requires_torch
+def test_torch_tensors_are_their_own_allocations() -> None:
+    import torch
+
+    b = dpa.gen_augmentation_batch(range(300_000), dpa.get_preset("moderate"), backend="torch")
+    for t in b.values():
+        assert isinstance(t, torch.Tensor) and t.untyped_storage().nbytes() <= t.nbytes + (1 << 21)
+
+
+@requires_torch
+def test_devices_without_data_are_refused() -> None:
+    with pytest.raises(ValueError, match="device must be a CPU or CUDA device; got 'meta'"):
+        dpa.gen_augmentation_batch([0], CFG, backend="torch", device="meta")
