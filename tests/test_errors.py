@@ -229,7 +229,7 @@ MATRIX = [
 if HAS_TORCH:
     import torch
 
-    from dpa.apply import apply_params
+    from dpa.apply import apply_params, noise_field
     from dpa.data import AugmentedDataset, AugmentedIterableDataset, EpochSampler, SharedEpoch
 
     MATRIX += [
@@ -262,6 +262,9 @@ if HAS_TORCH:
          "chunk_size must be an integer >= 1; got 2.5 of type float"),
         ("batch: meta device", lambda: B([0], CFG, backend="torch", device="meta"), ValueError,
          "device must be a CPU or CUDA device; got 'meta' (a 'meta' tensor holds no data)"),
+        ("noise field: meta device", lambda: noise_field((1, 1, 2, 2), [0], device="meta"), ValueError,
+         "device must be a CPU or CUDA device; got 'meta'"),
+        ("noise field: float shape", lambda: noise_field((1.5, 1, 2, 2), [0]), TypeError, "shape[0] must be an integer >= 0; got 1.5"),
         ("batch: unknown device", lambda: B([0], CFG, backend="torch", device="gpu0"), ValueError,
          "device must be a torch device such as 'cpu' or 'cuda'; got 'gpu0'"),
         ("apply: wrong rank", lambda: apply_params(torch.zeros(4, 4), {}), ValueError, "shape (C, H, W) or (B, C, H, W)"),

@@ -141,15 +141,17 @@ def noise_field(shape: Sequence[int], sample_ids: Any, seed: int = 0, epoch: int
     (docs/SPEC.md, words and draws), so a sample's field is the same on any
     device and in any batch.
     """
+    from dpa import validate
     from dpa.generate import _torch_ids
     from dpa.keys import check_epoch, check_seed, stream_key
 
-    n = int(shape[0])
-    per = int(math.prod(shape[1:]))
+    dims = [validate.integer(d, f"shape[{k}]", 0) for k, d in enumerate(shape)]
+    n = dims[0]
+    per = int(math.prod(dims[1:]))
     words = (per + 1) // 2
     if words > 1 << 32:
         raise ValueError(f"a noise field has at most 2**33 elements per sample; got {per}")
-    dev = torch.device(device) if device is not None else torch.device("cpu")
+    dev = validate.torch_device(device)  # the CPU or CUDA: a "meta" tensor would hold no noise
     ids = _torch_ids(sample_ids, dev)
     if ids.shape[0] != n:
         raise ValueError(f"sample_ids must have one id per image ({n}); got {ids.shape[0]}")

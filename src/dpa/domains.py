@@ -115,7 +115,8 @@ def real(kind: str, name: str, value: Any) -> float:
     else:
         raise TypeError(f"{kind}.{name} must be a real number; got {value!r} of type {type(value).__name__}")
     if not math.isfinite(x):
-        raise ValueError(f"{kind}.{name} must be finite; got {value if as_int is not None else x}")
+        shown = x if as_int is None else f"an integer of {len(str(abs(as_int)))} digits, beyond the largest double {sys.float_info.max!r}"
+        raise ValueError(f"{kind}.{name} must be finite; got {shown}")
     if x != 0.0 and abs(x) < SMALLEST_NORMAL:
         raise ValueError(
             f"{kind}.{name} must be 0 or at least 2**-1022 = {SMALLEST_NORMAL!r} in magnitude (subnormal numbers "

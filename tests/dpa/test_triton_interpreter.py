@@ -50,16 +50,16 @@ EDGE_IDS = np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 2, 2**64 
 EDGES = {
     # Choice: zero weights first and in a row (equal thresholds); float values with a signed zero.
     "c_zero": {"kind": "choice", "values": [10, 20, 30, 40, 50, 60], "weights": [0.0, 1.0, 0.0, 0.0, 2.5, 1.0]},
-    "c_float": {"kind": "choice", "values": [-0.0, 1e-308, 1.5e308, -2.5], "weights": [1.0, 0.0, 3.0, 1e-9]},
+    "c_float": {"kind": "choice", "values": [-0.0, 2.2250738585072014e-308, 1.5e308, -2.5], "weights": [1.0, 0.0, 3.0, 1e-9]},
     "c_one": {"kind": "choice", "values": [-(2**63)], "p": 0.5, "identity": 2**63 - 1},
     # Integers: the full 2**32 span at the bounds, a single value.
     "i_low": {"kind": "integer", "low": -(2**62), "high": -(2**62) + 2**32 - 1},
     "i_high": {"kind": "integer", "low": 2**62 - 2**32 + 1, "high": 2**62},
     "i_point": {"kind": "integer", "low": -7, "high": -7, "p": 0.3, "identity": 0},
-    # log_uniform across exp's whole range: subnormal results, k = 1024, a point.
-    "lu_all": {"kind": "log_uniform", "low": 5e-324, "high": 1.7976931348623157e308},
-    "lu_top": {"kind": "log_uniform", "low": 1e300, "high": 1.7976931348623157e308},
-    "lu_sub": {"kind": "log_uniform", "low": 5e-324, "high": 1e-310},
+    # log_uniform across exp's whole domain [-708, 709] (SPEC 5.2: the widest config accepted), its ends, a point.
+    "lu_all": {"kind": "log_uniform", "low": 3.30755300363822e-308, "high": 8.218407461555439e307},
+    "lu_top": {"kind": "log_uniform", "low": 1e300, "high": 8.218407461555439e307},
+    "lu_sub": {"kind": "log_uniform", "low": 3.30755300363822e-308, "high": 1e-300},
     "lu_point": {"kind": "log_uniform", "low": 2.5, "high": 2.5},
     # Truncated normal: both far tails (mirrored and not), a narrow window, the centre.
     "tn_hi": {"kind": "truncated_normal", "mean": 1.0, "std": 2.0, "low": 60.0, "high": 61.0},
@@ -69,11 +69,11 @@ EDGES = {
     # Normal with std 0 and a negative-zero mean; signed-zero identities; gates at both ends.
     "n_zero": {"kind": "normal", "mean": -0.0, "std": 0.0, "p": 1e-9, "identity": 1.0},
     "u_neg0": {"kind": "uniform", "low": -1.0, "high": 1.0, "p": 0.5, "identity": -0.0},
-    "u_open": {"kind": "uniform", "low": 0.0, "high": 1e-300, "p": 0.9999999999, "identity": 5.0},
+    "u_open": {"kind": "uniform", "low": 0.0, "high": 1e-298, "p": 0.9999999999, "identity": 5.0},
     "b_half": {"kind": "bernoulli", "p": 0.5},
     "b_tiny": {"kind": "bernoulli", "p": 1e-9},
     # Boxes with extreme ratios and scales.
-    "box_small": {"kind": "resized_crop", "scale": [1e-12, 1e-6], "ratio": [5e-324, 1.7976931348623157e308]},
+    "box_small": {"kind": "resized_crop", "scale": [1e-12, 1e-6], "ratio": [3.30755300363822e-308, 8.218407461555439e307]},
     "box_full": {"kind": "erasing", "scale": [1.0, 1.0], "ratio": [1.0, 1.0], "p": 0.25},
     # Every permutation size, gated and not.
     **{f"perm{n}": {"kind": "permutation", "n": n, **({"p": 0.7} if n % 2 else {})} for n in range(2, 13)},
@@ -125,13 +125,13 @@ def test_edges_of_every_kind() -> None:
 
 
 def test_corners_the_cpu_paths_trip_on() -> None:
-    """Configs on which some CPU path raises: the kernel gives the values of the paths that do not.
+    """Configs some CPU path used to trip on.
 
-    A choice whose last weight is 0 has a threshold of 2**64 (the C and numpy
-    paths raise OverflowError building it; the pure-Python scalar path
-    works). A box whose area underflows (scale 1e-300) divides by a zero
-    width (the pure-Python scalar path raises ZeroDivisionError; numpy gives
-    w = 0, h = 1 with a warning, as does the C kernel).
+    A choice whose last weight is 0 has a threshold of 2**64, which no word
+    reaches (the C and numpy paths raised OverflowError building it, before
+    issue 11). A box whose area underflows (scale 1e-300) divided by a zero
+    width; it is refused now (SPEC 5.2: scale[0] >= 2**-511), and the smallest
+    box accepted is computed alike everywhere.
     """
     ids = ids_under_test(40, 20)
     cfg = AugmentationConfig({"c": {"kind": "choice", "values": [1, 2, 3, 4], "weights": [1.0, 0.0, 2.0, 0.0]}})
@@ -139,9 +139,11 @@ def test_corners_the_cpu_paths_trip_on() -> None:
     pure = _Plan(cfg, 3, 4, compiled=False)
     assert got == [pure.scalar(int(i))["c"] for i in ids]
     assert set(got) == {1, 3}
-    tiny = {"kind": "resized_crop", "scale": [1e-300, 1e-300], "ratio": [5e-324, 1.7976931348623157e308]}
+    with pytest.raises(ValueError, match="scale\\[0\\] must be >= 2\\*\\*-511"):
+        AugmentationConfig({"box": {"kind": "resized_crop", "scale": [1e-300, 1e-300]}})
+    tiny = {"kind": "resized_crop", "scale": [2.0**-511, 2.0**-511], "ratio": [3.30755300363822e-308, 8.218407461555439e307]}
     cfg = AugmentationConfig({"box": tiny})
-    with np.errstate(divide="ignore"):
+    with np.errstate(all="raise"):  # no division by zero, no overflow
         got = fused_values(cfg, 3, 4, ids)
         want = _Plan(cfg, 3, 4, compiled=False).numpy(ids)
     for name in want:
