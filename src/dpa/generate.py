@@ -105,22 +105,18 @@ class _Plan:
         return (_Plan, (self.config, self.seed, self.epoch, self._program is not None))
 
     def _layout_numpy(self) -> None:
-        """Column constants of the grouped numpy mapping: the three simple groups, each mapped as one 2-D block."""
+        """Constants of the numpy path's three simple groups (mapped row by row), and the other entries."""
         groups: dict[int, list[_Entry]] = {0: [], 1: [], 2: [], 3: []}
         for e in self.entries:
             groups[_group(e.spec)].append(e)
-        col = lambda values, dtype: np.array(values, dtype=dtype).reshape(-1, 1)  # noqa: E731
-        self._uniform_cols = (col([e.spec._scale for e in groups[0]], np.float64), col([e.spec.low for e in groups[0]], np.float64))
-        self._gated_cols = (
-            col([e.spec._scale for e in groups[1]], np.float64),
-            col([e.spec.low for e in groups[1]], np.float64),
-            col([e.gate[1] for e in groups[1]], np.uint64),
-            col([e.identities[0] for e in groups[1]], np.float64),
-        )
-        self._bernoulli_cols = col([gate_threshold(e.spec.p) for e in groups[2]], np.uint64)
-        self._group_sizes = tuple(len(groups[g]) for g in range(3))
+        # numpy scalars made once: building them costs as much as a small ufunc call.
+        f64, u64 = np.float64, np.uint64
+        self._uniform_rows = [(e.names[0], f64(e.spec._scale), f64(e.spec.low)) for e in groups[0]]
+        self._gated_rows = [
+            (e.names[0], f64(e.spec._scale), f64(e.spec.low), u64(e.gate[1]), f64(e.identities[0])) for e in groups[1]
+        ]
+        self._bernoulli_rows = [(e.names[0], u64(gate_threshold(e.spec.p))) for e in groups[2]]
         self._others = groups[3]
-        self._group_names = [[e.names[0] for e in groups[g]] for g in range(3)]
 
     def _split_scalar_entries(self) -> None:
         """Group the entries by the shape of their scalar code.
@@ -179,14 +175,12 @@ class _Plan:
             return outs
         words = np.empty((self.n_rows, m), dtype=np.uint64)
         tmp = np.empty((self.n_rows, m), dtype=np.uint64)
-        n_u, n_g, n_b = self._group_sizes
-        # The three simple groups, row by row straight into each output (every
-        # output is its own array); constants as numpy scalars, made once.
-        u_rows = [(outs[name], np.float64(sc), np.float64(lo)) for name, sc, lo in zip(
-            self._group_names[0], self._uniform_cols[0].ravel(), self._uniform_cols[1].ravel())]
-        scale, low, threshold, identity = (c.ravel() for c in self._gated_cols)
-        g_rows = [(outs[name], scale[i], low[i], threshold[i], identity[i]) for i, name in enumerate(self._group_names[1])]
-        b_rows = [(outs[name], t) for name, t in zip(self._group_names[2], self._bernoulli_cols.ravel())]
+        # The three simple groups' hash rows come first (see _group), mapped
+        # row by row straight into each output: every output is its own array.
+        n_u, n_g = len(self._uniform_rows), len(self._gated_rows)
+        u_rows = [(outs[name], *c) for name, *c in self._uniform_rows]
+        g_rows = [(outs[name], *c) for name, *c in self._gated_rows]
+        b_rows = [(outs[name], *c) for name, *c in self._bernoulli_rows]
         for start in range(0, n, block):
             stop = min(start + block, n)
             k = stop - start
