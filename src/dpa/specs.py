@@ -12,8 +12,14 @@ probability ``p``, decided by a *gate* draw that follows the value draws, and
 its outputs take ``identity`` otherwise. Changing ``p`` never changes the
 values drawn when the gate is open.
 
-New kinds register with :func:`register_spec`; :func:`spec_from_dict`
-builds any registered kind from its dict form.
+Every kind checks its fields in ``_validate`` with :mod:`dpa.domains`: a
+spec is accepted only if every output of every sample is finite, in its range
+(or its identity) and computed inside the domains of the building blocks
+(docs/SPEC.md section 5.2); anything else is refused when the spec is built.
+
+New kinds register with :func:`register_spec` (check their fields with the
+same :mod:`dpa.domains` functions); :func:`spec_from_dict` builds any
+registered kind from its dict form.
 """
 
 from __future__ import annotations
