@@ -40,6 +40,7 @@ __all__ = [
     "param_name",
     "torch_device",
     "load_json",
+    "no_duplicate_keys",
     "MAX_U64",
     "MAX_EPOCH",
 ]
@@ -279,7 +280,8 @@ def torch_device(device: Any) -> Any:
     return dev
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for :func:`json.loads`: a dict of the pairs, refusing a key given twice (ValueError)."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
@@ -307,7 +309,7 @@ def load_json(text: Any, what: str) -> Any:
     if not isinstance(text, (str, bytes, bytearray)):
         raise TypeError(f"{what} JSON must be a str or bytes; got {type(text).__name__}")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        return json.loads(text, object_pairs_hook=no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except ValueError as exc:

@@ -35,6 +35,7 @@ from dpa.generate import gen_augmentation_batch
 from dpa.keys import MAX_EPOCH, MAX_SAMPLE_ID, MAX_SEED
 from dpa.store.errors import DamagedOutputError, shorten
 from dpa.store.npyfile import DESCR, file_size
+from dpa.validate import no_duplicate_keys
 from dpa.version import STREAM_VERSION, __version__
 
 __all__ = [
@@ -173,15 +174,6 @@ class Layout:
         )
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"the key {key!r} appears twice")
-        out[key] = value
-    return out
-
-
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -203,7 +195,7 @@ def load_json(path: Path) -> Any:
     with open(path, "rb") as fh:
         raw = fh.read(MAX_JSON_BYTES + 1)
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=no_duplicate_keys, parse_constant=_no_constant)
     except UnicodeDecodeError:
         raise ValueError("it is not UTF-8 text") from None
     except RecursionError:
