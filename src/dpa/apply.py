@@ -20,6 +20,17 @@ unchanged, bit for bit, for a sample whose parameter is the identity.
 7. random erasing (``erasing_x, _y, _w, _h``), filled with 0
 
 Parameters absent from ``params`` are skipped.
+
+**Batch invariance.** An image's result never depends on the other images of
+its batch: the same bits alone, in any batch, in any position. Every op is
+per image (its own parameters, its own blur radius ``ceil(3 sigma)``, its own
+noise field from its sample id), and the few places where torch's kernels
+could round differently with the batch shape are written so they cannot:
+sampling grids are built elementwise (not by ``affine_grid``'s batched matrix
+product), the blur sums its taps in a fixed order (not a batched
+convolution), and the contrast mean is accumulated in float64 (torch splits a
+lone image's sum across threads but not a batch's). The tests compare batched
+and one-at-a-time results for every preset, float and uint8.
 """
 
 from __future__ import annotations
@@ -133,18 +144,43 @@ def _hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def noise_field(shape: Sequence[int], sample_ids: Any, seed: int = 0, epoch: int = 0, device: Any = None) -> torch.Tensor:
-    """Standard normal noise of ``shape`` = (B, C, H, W) from dpa's counter hash, one field per sample id.
+def noise_field(
+    shape: Sequence[int], sample_ids: Any, seed: int = 0, epoch: int = 0, device: Any = None, name: str = "noise_field"
+) -> torch.Tensor:
+    """Standard normal noise of ``shape`` = (B, ...) from dpa's counter hash, one field per sample id.
 
-    Element ``k`` (row-major) of sample ``i``'s field is ``ndtri((d + 0.5) * 2**-32)``
-    for draw ``d`` number ``k`` of the stream ``"noise_field"`` in ``epoch``
-    (docs/SPEC.md, words and draws), so a sample's field is the same on any
-    device and in any batch.
+    Element ``k`` (row-major over all but the first dimension) of sample ``i``'s
+    field is ``ndtri((d + 0.5) * 2**-32)`` for draw ``d`` number ``k`` of the
+    stream ``name`` in ``epoch`` (docs/SPEC.md, words and draws), so a sample's
+    field is the same on any device and in any batch.
+
+    Args:
+        shape: ``(B, ...)``, usually ``(B, C, H, W)``; at most 2**33 elements per sample.
+        sample_ids: B ids (ints in [0, 2**64)).
+        seed, epoch: as for parameters.
+        device: where to make the field (default CPU).
+        name: the stream's name; two noise sources with different names (say
+            two noise transforms of one pipeline) draw independent fields. The
+            default, ``"noise_field"``, is what :func:`gaussian_noise` and
+            :func:`apply_params` use.
+
+    Returns:
+        A float64 tensor of ``shape``.
+
+    Raises:
+        ValueError: a field too large, ids not one per sample, a negative or
+            non-integer dimension, a device without data (such as "meta"), an
+            invalid seed, epoch or name.
+
+    >>> noise_field((2, 1, 2, 2), [7, 8], seed=1)[1].equal(noise_field((1, 1, 2, 2), [8], seed=1)[0])
+    True
     """
     from dpa import validate
     from dpa.generate import _torch_ids
     from dpa.keys import check_epoch, check_seed, stream_key
 
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string; got {name!r}")
     dims = [validate.integer(d, f"shape[{k}]", 0) for k, d in enumerate(shape)]
     n = dims[0]
     per = int(math.prod(dims[1:]))
@@ -155,7 +191,7 @@ def noise_field(shape: Sequence[int], sample_ids: Any, seed: int = 0, epoch: int
     ids = _torch_ids(sample_ids, dev)
     if ids.shape[0] != n:
         raise ValueError(f"sample_ids must have one id per image ({n}); got {ids.shape[0]}")
-    key = stream_key(check_seed(seed), "noise_field")
+    key = stream_key(check_seed(seed), name)
     e = check_epoch(epoch) << 32
     if dev.type == "cpu":
         # numpy's kernels give the same bits (tested) and, in chunks, keep the
@@ -212,7 +248,21 @@ def _noise_numpy(ids: np.ndarray, per: int, key: int, counter_base: int, chunk_w
 
 
 def _sample(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    """Bilinear resampling through per-image (B, 2, 3) ``theta``, as ``F.affine_grid`` (align_corners=False).
+
+    The grid is built elementwise rather than by ``affine_grid``'s batched
+    matrix product, whose kernel (and so its rounding) may depend on the batch
+    size; ``grid_sample`` computes each output pixel on its own.
+    """
+    n, _, h, w = x.shape
+    t = theta.to(x.dtype)
+    xs = ((torch.arange(w, device=x.device, dtype=x.dtype) * 2.0 + 1.0) / w - 1.0).view(1, 1, -1)
+    ys = ((torch.arange(h, device=x.device, dtype=x.dtype) * 2.0 + 1.0) / h - 1.0).view(1, -1, 1)
+
+    def row(i: int) -> torch.Tensor:
+        return t[:, i, 0].view(-1, 1, 1) * xs + t[:, i, 1].view(-1, 1, 1) * ys + t[:, i, 2].view(-1, 1, 1)
+
+    grid = torch.stack([row(0), row(1)], dim=-1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
@@ -254,7 +304,9 @@ def _brightness_f(x: torch.Tensor, f) -> torch.Tensor:
 
 
 def _contrast_f(x: torch.Tensor, f) -> torch.Tensor:
-    mean = _gray(x).mean(dim=(-3, -2, -1), keepdim=True)
+    # torch splits a lone image's sum across threads, but not a batch's: in
+    # float64 the order's rounding (~1e-16) almost never reaches the float32 mean.
+    mean = _gray(x).double().mean(dim=(-3, -2, -1), keepdim=True).to(x.dtype)
     return _blend(x, mean.expand_as(x), f)
 
 
@@ -270,19 +322,49 @@ def _hue_f(x: torch.Tensor, f) -> torch.Tensor:
     return _hsv_to_rgb(hsv)
 
 
+def _blur_radius(s: torch.Tensor, max_kernel: int) -> torch.Tensor:
+    """Per-image kernel radius ``ceil(3 sigma)``, at least 1 and at most ``max_kernel // 2``."""
+    return torch.clamp(torch.ceil(3.0 * s.double()), 1, max(max_kernel // 2, 1)).long()
+
+
 def _blur_f(x: torch.Tensor, s, max_kernel: int = 31) -> torch.Tensor:
-    radius = max(min(int(math.ceil(3.0 * float(s.max()))), max_kernel // 2), 1)
-    r = torch.arange(-radius, radius + 1, device=x.device, dtype=x.dtype)
-    k = torch.exp(-0.5 * (r.view(1, -1) / s.view(-1, 1)) ** 2)
-    k = k / k.sum(dim=1, keepdim=True)  # (B, K), one kernel per image
-    n, c, hh, ww = x.shape
-    y = x.reshape(1, n * c, hh, ww)
-    kern = k.repeat_interleave(c, dim=0)  # one per (image, channel)
-    y = F.pad(y, (radius, radius, 0, 0), mode="reflect" if ww > radius else "replicate")
-    y = F.conv2d(y, kern.view(n * c, 1, 1, -1), groups=n * c)
-    y = F.pad(y, (0, 0, radius, radius), mode="reflect" if hh > radius else "replicate")
-    y = F.conv2d(y, kern.view(n * c, 1, -1, 1), groups=n * c)
-    return y.reshape(n, c, hh, ww)
+    """Each image blurred with its own radius: images are grouped by radius, never padded to the batch's largest."""
+    radius = _blur_radius(s, max_kernel)
+    radii = torch.unique(radius).tolist()
+    if len(radii) == 1:
+        return _blur_same_radius(x, s, int(radii[0]))
+    out = torch.empty_like(x)
+    for r in radii:
+        rows = torch.nonzero(radius == r).flatten()
+        out[rows] = _blur_same_radius(x[rows], s[rows], int(r))
+    return out
+
+
+def _blur_same_radius(x: torch.Tensor, s: torch.Tensor, radius: int) -> torch.Tensor:
+    """Separable blur of images that share ``radius``, each with its own sigma.
+
+    Only elementwise operations, each output summed over the taps in one fixed
+    order, so an image's result is the same bits alone or in any batch (a
+    batched convolution may change its summation order with the batch size).
+    """
+    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float64)
+    k = torch.exp(-0.5 * (taps.view(1, -1) / s.double().view(-1, 1)) ** 2)  # (B, K) in float64
+    total = k[:, 0]
+    for j in range(1, k.shape[1]):  # an explicit order: a reduction's may depend on the shape
+        total = total + k[:, j]
+    k = (k / total.view(-1, 1)).to(x.dtype)
+    hh, ww = x.shape[-2:]
+    y = _taps(F.pad(x, (radius, radius, 0, 0), mode="reflect" if ww > radius else "replicate"), k, -1, ww)
+    return _taps(F.pad(y, (0, 0, radius, radius), mode="reflect" if hh > radius else "replicate"), k, -2, hh)
+
+
+def _taps(padded: torch.Tensor, k: torch.Tensor, dim: int, size: int) -> torch.Tensor:
+    """``sum_j k[:, j] * padded.narrow(dim, j, size)``, accumulated in tap order."""
+    acc = k[:, 0].view(-1, 1, 1, 1) * padded.narrow(dim, 0, size)
+    term = torch.empty_like(acc)
+    for j in range(1, k.shape[1]):
+        acc.add_(torch.mul(k[:, j].view(-1, 1, 1, 1), padded.narrow(dim, j, size), out=term))
+    return acc
 
 
 def _erase_f(x: torch.Tensor, bx, by, bw, bh, value: float = 0.0) -> torch.Tensor:
@@ -395,7 +477,9 @@ def adjust_hue(images: torch.Tensor, factor: Any) -> torch.Tensor:
 def gaussian_blur(images: torch.Tensor, sigma: Any, max_kernel: int = 31) -> torch.Tensor:
     """Separable Gaussian blur, per-image ``sigma`` in pixels; kernel ``2 * ceil(3 sigma) + 1`` up to ``max_kernel``.
 
-    Borders are reflected; ``sigma == 0`` leaves an image unchanged.
+    Each image gets its own kernel size from its own sigma (never the batch's
+    largest), so a batch gives the same bits as one image at a time. Borders
+    are reflected; ``sigma == 0`` leaves an image unchanged.
     """
     b = _Batch(images)
     s = b.param(sigma, "blur_sigma")

@@ -100,17 +100,67 @@ def test_noise_field_torch_kernels_equal_the_numpy_path() -> None:
         np.testing.assert_array_equal(a, b.t().numpy())
 
 
+BATCH_IDS = list(range(1000, 1064))  # 64 ids: every gate of every preset opens and stays shut (checked below)
+
+
+def blur_radius(sigma: torch.Tensor) -> list[int]:
+    """dpa.apply's documented kernel radius, ceil(3 sigma) in [1, 15]."""
+    return torch.clamp(torch.ceil(3.0 * sigma.double()), 1, 15).long().tolist()
+
+
+def _per_image(x, config, ids, seed=1):
+    return torch.stack([
+        A.apply_params(x[k], dpa.gen_augmentation_params(sid, config, seed=seed), sample_ids=sid, seed=seed)
+        for k, sid in enumerate(ids)
+    ])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
 @pytest.mark.parametrize("preset", dpa.preset_names())
-def test_batched_equals_per_image(preset: str) -> None:
-    ids = [3, 17, 42, 99, 1234, 5]
-    x = images(n=len(ids))
-    batch = dpa.gen_augmentation_batch(ids, dpa.get_preset(preset), seed=1, backend="torch")
-    out = A.apply_params(x, batch, sample_ids=ids, seed=1)
+def test_batched_equals_per_image(preset: str, dtype) -> None:
+    """An image's result does not depend on the other images of its batch (within 1e-6; uint8 exactly)."""
+    config = dpa.get_preset(preset)
+    x = images(dtype, n=len(BATCH_IDS))
+    batch = dpa.gen_augmentation_batch(BATCH_IDS, config, seed=1, backend="torch")
+    # The ids reach every branch: each optional op both applied and not, blur with several radii in one batch.
+    for out in config.outputs:
+        if out.dtype != "int" and out.identity is not None and out.name != "color_order_0":
+            hit = batch[out.name] != out.identity
+            assert bool(hit.any()) and (bool((~hit).any()) or config[out.param].p == 1.0), out.name
+    if "blur_sigma" in batch:
+        sigmas = batch["blur_sigma"][batch["blur_sigma"] > 0]
+        assert len(set(blur_radius(sigmas))) >= 3
+    out = A.apply_params(x, batch, sample_ids=BATCH_IDS, seed=1)
     assert out.shape == x.shape and out.dtype == x.dtype
-    for k, sid in enumerate(ids):
-        single = dpa.gen_augmentation_params(sid, dpa.get_preset(preset), seed=1)
-        one = A.apply_params(x[k], single, sample_ids=sid, seed=1)
-        assert torch.allclose(one, out[k], atol=1e-5), preset
+    one = _per_image(x, config, BATCH_IDS)
+    if dtype == torch.uint8:
+        assert torch.equal(one, out), preset
+    else:
+        torch.testing.assert_close(one, out, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+def test_batched_equals_per_image_on_large_images(dtype) -> None:
+    """Large enough (200 x 200) that torch splits one image's reductions across threads but not a batch's."""
+    ids = [3, 4, 5, 6, 9]
+    config = dpa.get_preset("aggressive")
+    x = images(dtype, n=len(ids), h=200, w=200)
+    out = A.apply_params(x, dpa.gen_augmentation_batch(ids, config, seed=1, backend="torch"), sample_ids=ids, seed=1)
+    one = _per_image(x, config, ids)
+    if dtype == torch.uint8:
+        assert torch.equal(one, out)
+    else:
+        torch.testing.assert_close(one, out, atol=1e-6, rtol=0)
+
+
+def test_blur_radius_is_per_image() -> None:
+    """A small sigma is blurred with its own kernel, not with the batch's largest (the old 2.3e-4 difference)."""
+    x = images(n=2, h=32, w=32)
+    s = torch.tensor([0.4, 2.0])
+    both = A.gaussian_blur(x, s)
+    assert torch.equal(both[0], A.gaussian_blur(x[0], 0.4))
+    assert torch.equal(both[1], A.gaussian_blur(x[1], 2.0))
+    assert blur_radius(s) == [2, 6]
 
 
 def test_cpu_equals_cuda() -> None:
@@ -145,3 +195,19 @@ def test_bad_input(call, exc, fragment) -> None:
     with pytest.raises(exc) as info:
         call()
     assert fragment in str(info.value)
+
+
+def test_noise_fields_with_different_names_are_independent() -> None:
+    default = A.noise_field((1, 3, 8, 8), [5], seed=2)
+    assert torch.equal(A.noise_field((1, 3, 8, 8), [5], seed=2, name="noise_field"), default)
+    other = A.noise_field((1, 3, 8, 8), [5], seed=2, name="GaussianNoise.noise")
+    assert not torch.equal(other, default)
+    assert abs(float(torch.corrcoef(torch.stack([other.flatten(), default.flatten()]))[0, 1])) < 0.2
+    with pytest.raises(ValueError, match="name must be a non-empty string"):
+        A.noise_field((1, 3, 8, 8), [5], name="")
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    assert doctest.testmod(A, optionflags=doctest.ELLIPSIS).failed == 0
