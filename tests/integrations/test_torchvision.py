@@ -681,3 +681,53 @@ def test_spawned_workers_give_the_same_images() -> None:
     reference = {i: ds[i][0] for i in range(len(ds))}
     got = _by_index(DataLoader(ds, batch_size=4, num_workers=1, multiprocessing_context="spawn"))
     assert all(torch.equal(got[i], reference[i]) for i in reference)
+
+
+# --------------------------------------------------------------------------- versions and docs
+
+
+def test_versions_outside_the_tested_range_are_refused(monkeypatch) -> None:
+    import torchvision
+
+    from dpa.integrations._common import UnsupportedVersionError
+
+    monkeypatch.setattr(torchvision, "__version__", "0.30.0")
+    with pytest.raises(UnsupportedVersionError, match="torchvision >= 0.21 and < 0.30; 0.30.0 is installed"):
+        deterministic(v2.RandomRotation(5), seed=0)
+
+
+@pytest.mark.parametrize("module", ["dpa.integrations.torchvision", "dpa.integrations.torchvision._geometry"])
+def test_docstring_examples(module) -> None:
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_importing_dpa_does_not_import_torchvision() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, dpa, dpa.integrations; print('torchvision' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_readme_example_runs_with_real_workers(capsys) -> None:
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+              if "from dpa.integrations.torchvision import deterministic" in b and "DataLoader" in b]
+    assert len(blocks) == 1
+    # The same code, smaller: 16 images of 48 x 48 cropped to 32, two epochs.
+    code = blocks[0].replace("(64, 3, 256, 256)", "(16, 3, 48, 48)").replace("torch.arange(64)", "torch.arange(16)")
+    code = code.replace("RandomResizedCrop(224", "RandomResizedCrop(32").replace("range(3)", "range(2)")
+    namespace: dict = {"__name__": "readme"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert "RandomResizedCrop.scale" in capsys.readouterr().out
+    ds = namespace["ds"]
+    order = [5, 2, 9, 0, 14, 7]
+    images = torch.cat([im for im, _ in DataLoader(ds, batch_size=3, sampler=order, num_workers=2)])
+    assert images.shape == (6, 3, 32, 32)
+    assert all(torch.equal(images[k], ds[i][0]) for k, i in enumerate(order))  # workers == main process
