@@ -51,7 +51,7 @@ def test_bad_names(names, exc, fragment) -> None:
 
 def test_refusal_names_the_transform_and_the_supported_ones() -> None:
     err = UnsupportedTransformError(Blur(), "kornia", ["RandomAffine", "ColorJitter"], "it draws inside")
-    assert isinstance(err, TypeError)
+    assert isinstance(err, TypeError) and isinstance(err, ValueError)
     text = str(err)
     assert text.startswith("kornia transform Blur is random and dpa cannot drive it (it draws inside)")
     assert "Supported random transforms: ColorJitter, RandomAffine." in text

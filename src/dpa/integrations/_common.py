@@ -21,8 +21,13 @@ __all__ = ["UnsupportedTransformError", "UnsupportedVersionError", "ParamNamer",
 _PREFIX_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
 
-class UnsupportedTransformError(TypeError):
-    """A random transform the adapter cannot drive: it is refused rather than left silently random."""
+class UnsupportedTransformError(TypeError, ValueError):
+    """A random transform the adapter cannot drive: it is refused rather than left silently random.
+
+    Both a ``TypeError`` (a kind of transform the adapter does not take) and a
+    ``ValueError`` (a pipeline it cannot make deterministic): catch either.
+    ``.transform`` is the refused object.
+    """
 
     def __init__(self, transform: Any, library: str, supported: list[str], why: str = "") -> None:
         name = type(transform).__name__
