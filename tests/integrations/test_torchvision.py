@@ -80,6 +80,15 @@ def equal(a, b) -> bool:
     return a == b
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """These images are tiny: torch's thread pool costs more than it saves (a lot, on a shared machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_erasing_warning():
     with warnings.catch_warnings():  # RandomErasing warns that it passes boxes and masks through (as torchvision does)
