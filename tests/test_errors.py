@@ -7,6 +7,7 @@ is clamped or wrapped silently.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
@@ -276,6 +277,29 @@ if HAS_TORCH:
     if not torch.cuda.is_available():
         MATRIX.append(("batch: CUDA without CUDA", lambda: B([0], CFG, backend="torch", device="cuda"), ValueError,
                        "torch.cuda.is_available() is False"))
+
+    from dpa.apply import noise_field
+
+    MATRIX.append(("apply: noise field without a name", lambda: noise_field((1, 2), [0], name=""), ValueError,
+                   "name must be a non-empty string"))
+
+if HAS_TORCH and importlib.util.find_spec("torchvision") is not None:
+    from torchvision.transforms import v2
+
+    from dpa.integrations.torchvision import UnsupportedTransformError, deterministic
+
+    MATRIX += [
+        ("torchvision: a random transform dpa cannot drive", lambda: deterministic(v2.MixUp(num_classes=3), seed=0),
+         UnsupportedTransformError, "torchvision transform MixUp is random and dpa cannot drive it"),
+        ("torchvision: nothing random", lambda: deterministic(v2.Resize(8), seed=0), ValueError, "draws nothing random"),
+        ("torchvision: inverted range", lambda: deterministic(v2.RandomRotation((10, -10)), seed=0), ValueError,
+         "RandomRotation: its hyperparameters cannot be a dpa config"),
+        ("torchvision: a name that matches nothing", lambda: deterministic(v2.RandomRotation(5), seed=0, names={"Rotation": "r"}),
+         ValueError, "names= has keys that match no random transform"),
+        ("torchvision: bad seed", lambda: deterministic(v2.RandomRotation(5), seed=2**64), ValueError, "seed must be in [0, 2**64)"),
+        ("torchvision: bad sample id", lambda: deterministic(v2.RandomRotation(5), seed=0)(torch.zeros(1, 2, 2), sample_id=-1, epoch=0),
+         ValueError, "sample_id must be in [0, 2**64); got -1"),
+    ]
 
 
 @pytest.mark.parametrize("case, call, exc, fragment", MATRIX, ids=[row[0] for row in MATRIX])

@@ -303,10 +303,15 @@ def _brightness_f(x: torch.Tensor, f) -> torch.Tensor:
     return _blend(x, torch.zeros_like(x), f)
 
 
+def _wide(x: torch.Tensor) -> torch.dtype:
+    """float64 for sums whose order must not show, where the device has it (Apple's MPS does not)."""
+    return torch.float32 if x.device.type == "mps" else torch.float64
+
+
 def _contrast_f(x: torch.Tensor, f) -> torch.Tensor:
     # torch splits a lone image's sum across threads, but not a batch's: in
     # float64 the order's rounding (~1e-16) almost never reaches the float32 mean.
-    mean = _gray(x).double().mean(dim=(-3, -2, -1), keepdim=True).to(x.dtype)
+    mean = _gray(x).to(_wide(x)).mean(dim=(-3, -2, -1), keepdim=True).to(x.dtype)
     return _blend(x, mean.expand_as(x), f)
 
 
@@ -324,7 +329,7 @@ def _hue_f(x: torch.Tensor, f) -> torch.Tensor:
 
 def _blur_radius(s: torch.Tensor, max_kernel: int) -> torch.Tensor:
     """Per-image kernel radius ``ceil(3 sigma)``, at least 1 and at most ``max_kernel // 2``."""
-    return torch.clamp(torch.ceil(3.0 * s.double()), 1, max(max_kernel // 2, 1)).long()
+    return torch.clamp(torch.ceil(3.0 * s.to(_wide(s))), 1, max(max_kernel // 2, 1)).long()
 
 
 def _blur_f(x: torch.Tensor, s, max_kernel: int = 31) -> torch.Tensor:
@@ -347,8 +352,8 @@ def _blur_same_radius(x: torch.Tensor, s: torch.Tensor, radius: int) -> torch.Te
     order, so an image's result is the same bits alone or in any batch (a
     batched convolution may change its summation order with the batch size).
     """
-    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float64)
-    k = torch.exp(-0.5 * (taps.view(1, -1) / s.double().view(-1, 1)) ** 2)  # (B, K) in float64
+    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=_wide(x))
+    k = torch.exp(-0.5 * (taps.view(1, -1) / s.to(taps.dtype).view(-1, 1)) ** 2)  # (B, K), float64 where there is one
     total = k[:, 0]
     for j in range(1, k.shape[1]):  # an explicit order: a reduction's may depend on the shape
         total = total + k[:, j]

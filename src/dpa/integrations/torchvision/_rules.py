@@ -282,9 +282,12 @@ def noise_stream(prefix: str, k: int) -> str:
     return f"{prefix}.noise" if k == 0 else f"{prefix}.noise.{k}"
 
 
+_TARGETS = tuple(getattr(tv_tensors, n) for n in ("BoundingBoxes", "Mask", "KeyPoints") if hasattr(tv_tensors, n))
+
+
 def _noise_transform(t: Any, inpt: Any, params: dict[str, Any], k: int, v: Fields, call: Call) -> Any:
     """torchvision's gaussian_noise kernel with dpa's noise field in place of ``torch.randn_like``."""
-    if isinstance(inpt, (tv_tensors.BoundingBoxes, tv_tensors.Mask, tv_tensors.KeyPoints)):
+    if isinstance(inpt, _TARGETS):
         return inpt  # torchvision passes these through unchanged
     if not isinstance(inpt, torch.Tensor):
         raise ValueError("Gaussian Noise is not implemented for PIL images.")
