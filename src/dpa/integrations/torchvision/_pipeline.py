@@ -28,6 +28,8 @@ DETERMINISTIC = tuple(
     if hasattr(v2, name)
 )
 
+_DETERMINISTIC = dict.fromkeys(DETERMINISTIC)
+
 _CONTAINERS = (v2.Compose, v2.RandomApply, v2.RandomChoice, v2.RandomOrder)
 
 #: Names of the random transforms and containers dpa drives.
@@ -233,7 +235,7 @@ class _Builder:
             rule = found[1]
             prefix = self.prefix(t, self.specs_of(t, lambda: rule.specs(t)))
             return _Auto(t, rule, prefix)
-        if isinstance(t, DETERMINISTIC) and _lookup(t, {c: None for c in DETERMINISTIC}) is not None:
+        if _lookup(t, _DETERMINISTIC) is not None:
             return _Pass(t, watched=False)
         name = type(t).__name__
         why = _WHY.get(name, "")
@@ -254,13 +256,12 @@ class _Builder:
             prefix = self.prefix(t, self.specs_of(t, lambda: {"apply": BernoulliSpec(p=t.p)}))
             return _Gate(f"{prefix}.apply", [self.build(c) for c in t.transforms])
         if isinstance(t, v2.RandomChoice):
-            specs = {"choice": ChoiceSpec(values=tuple(range(n)), weights=tuple(t.p))} if n > 1 else {}
-            prefix = self.prefix(t, self.specs_of(t, lambda: specs))
+            prefix = self.prefix(t, self.specs_of(
+                t, lambda: {"choice": ChoiceSpec(values=tuple(range(n)), weights=tuple(t.p))} if n > 1 else {}))
             return _Choice(f"{prefix}.choice" if n > 1 else None, [self.build(c) for c in t.transforms])
         if n > 12:
             raise UnsupportedTransformError(t, "torchvision", SUPPORTED, f"RandomOrder of {n} transforms; dpa orders at most 12")
-        specs = {"order": PermutationSpec(n=n)} if n > 1 else {}
-        prefix = self.prefix(t, self.specs_of(t, lambda: specs))
+        prefix = self.prefix(t, self.specs_of(t, lambda: {"order": PermutationSpec(n=n)} if n > 1 else {}))
         return _Order([f"{prefix}.order_{i}" for i in range(n)] if n > 1 else [], [self.build(c) for c in t.transforms])
 
     def _leaf(self, t: Any, rule: Rule) -> Node:
