@@ -320,7 +320,8 @@ def test_default_and_user_names() -> None:
     dt = deterministic(v2.Compose([a, v2.RandomHorizontalFlip(), b]), seed=0)
     assert list(dt.named_transforms) == ["RandomRotation", "RandomHorizontalFlip", "RandomRotation_2"]
     assert "RandomRotation_2.angle" in dt.config
-    named = deterministic(v2.Compose([a, v2.RandomHorizontalFlip(), b]), seed=0, names={b: "small_turn", "RandomHorizontalFlip": "flip"})
+    named = deterministic(v2.Compose([a, v2.RandomHorizontalFlip(), b]), seed=0,
+                          names={b: "small_turn", "RandomHorizontalFlip": "flip"})
     assert list(named.named_transforms) == ["RandomRotation", "flip", "small_turn"]
     assert "small_turn.angle" in named.config and "RandomRotation_2.angle" not in named.config
     assert named.params(4, 0)["RandomRotation.angle"] == dt.params(4, 0)["RandomRotation.angle"]
@@ -344,7 +345,8 @@ def test_editing_the_pipeline_keeps_other_transforms_values() -> None:
     renamed = deterministic(v2.Compose([v2.RandomRotation(5), rot, flip, jitter]), seed=9)
     assert renamed.params(1, 0)["RandomRotation_2.angle"] != before.params(1, 0)["RandomRotation.angle"]
     # ... unless the user names it
-    pinned = deterministic(v2.Compose([v2.RandomRotation(5), rot, flip, jitter]), seed=9, names={rot: "RandomRotation", "RandomRotation": "extra"})
+    pinned = deterministic(v2.Compose([v2.RandomRotation(5), rot, flip, jitter]), seed=9,
+                           names={rot: "RandomRotation", "RandomRotation": "extra"})
     assert pinned.params(1, 0)["RandomRotation.angle"] == before.params(1, 0)["RandomRotation.angle"]
 
 
@@ -626,7 +628,8 @@ def test_agreement_with_dpa_apply() -> None:
         worst["erase"] = max(worst.get("erase", 0), (out - ref).abs().max().item())
         # flips are flips
         dt = deterministic(v2.RandomHorizontalFlip(0.5), seed=1)
-        worst["hflip"] = max(worst.get("hflip", 0), (dt(x, sample_id=sid, epoch=0) - A.hflip(x, dt.params(sid, 0)["RandomHorizontalFlip.apply"])).abs().max().item())
+        flipped = A.hflip(x, dt.params(sid, 0)["RandomHorizontalFlip.apply"])
+        worst["hflip"] = max(worst.get("hflip", 0), (dt(x, sample_id=sid, epoch=0) - flipped).abs().max().item())
     assert "blur" in worst
     limits = {"rotation": 1e-6, "affine": 1e-6, "brightness": 0, "contrast": 1e-6, "saturation": 1e-6, "hue": 1e-6,
               "blur": 1e-6, "resized_crop": 1e-6, "erase": 0, "hflip": 0}

@@ -260,7 +260,8 @@ class _Builder:
                 t, lambda: {"choice": ChoiceSpec(values=tuple(range(n)), weights=tuple(t.p))} if n > 1 else {}))
             return _Choice(f"{prefix}.choice" if n > 1 else None, [self.build(c) for c in t.transforms])
         if n > 12:
-            raise UnsupportedTransformError(t, "torchvision", SUPPORTED, f"RandomOrder of {n} transforms; dpa orders at most 12")
+            why = f"RandomOrder of {n} transforms; dpa orders at most 12"
+            raise UnsupportedTransformError(t, "torchvision", SUPPORTED, why)
         prefix = self.prefix(t, self.specs_of(t, lambda: {"order": PermutationSpec(n=n)} if n > 1 else {}))
         return _Order([f"{prefix}.order_{i}" for i in range(n)] if n > 1 else [], [self.build(c) for c in t.transforms])
 

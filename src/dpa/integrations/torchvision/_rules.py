@@ -186,7 +186,10 @@ def _affine_params(t: Any, v: Fields, inputs: list, call: Call) -> dict[str, Any
         angle=v["angle"],
         translate=translate,
         scale=v["scale"] if t.scale is not None else 1.0,
-        shear=(v["shear_x"] if t.shear is not None else 0.0, v["shear_y"] if t.shear is not None and len(t.shear) == 4 else 0.0),
+        shear=(
+            v["shear_x"] if t.shear is not None else 0.0,
+            v["shear_y"] if t.shear is not None and len(t.shear) == 4 else 0.0,
+        ),
     )
 
 
