@@ -291,7 +291,6 @@ if HAS_TORCH and importlib.util.find_spec("torchvision") is not None:
     MATRIX += [
         ("torchvision: a random transform dpa cannot drive", lambda: deterministic(v2.MixUp(num_classes=3), seed=0),
          UnsupportedTransformError, "torchvision transform MixUp is random and dpa cannot drive it"),
-        ("torchvision: nothing random", lambda: deterministic(v2.Resize(8), seed=0), ValueError, "draws nothing random"),
         ("torchvision: inverted range", lambda: deterministic(v2.RandomRotation((10, -10)), seed=0), ValueError,
          "RandomRotation: its hyperparameters cannot be a dpa config"),
         ("torchvision: a name that matches nothing", lambda: deterministic(v2.RandomRotation(5), seed=0, names={"Rotation": "r"}),

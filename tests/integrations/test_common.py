@@ -1,4 +1,4 @@
-"""dpa.integrations._common: the naming rule, the refusal error and the version check every adapter shares."""
+"""dpa.integrations._common: the naming rule and the refusal error every adapter shares."""
 
 from __future__ import annotations
 
@@ -7,13 +7,7 @@ import doctest
 import pytest
 
 from dpa.integrations import _common
-from dpa.integrations._common import (
-    ParamNamer,
-    UnsupportedTransformError,
-    UnsupportedVersionError,
-    parse_version,
-    require_version,
-)
+from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 
 
 class Blur:
@@ -55,36 +49,6 @@ def test_refusal_names_the_transform_and_the_supported_ones() -> None:
     text = str(err)
     assert text.startswith("kornia transform Blur is random and dpa cannot drive it (it draws inside)")
     assert "Supported random transforms: ColorJitter, RandomAffine." in text
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("0.29.1+cu130", (0, 29, 1)),  # a local build tag
-    ("2.0.8", (2, 0, 8)),
-    ("2.0.8rc1", (2, 0, 8)),  # a pre-release counts as its release
-    ("0.9", (0, 9)),
-    ("1.10.0.dev20260101", (1, 10, 0)),
-])
-def test_parse_version(text, expected) -> None:
-    assert parse_version(text) == expected
-
-
-@pytest.mark.parametrize("installed, ok", [
-    ("0.21.0", True), ("0.29.1+cu130", True), ("0.29.99", True),  # [minimum, below)
-    ("0.20.1", False), ("0.30.0", False), ("1.0", False),
-])
-def test_require_version(installed, ok) -> None:
-    if ok:
-        require_version("torchvision", installed, (0, 21), (0, 30))
-    else:
-        with pytest.raises(UnsupportedVersionError) as info:
-            require_version("torchvision", installed, (0, 21), (0, 30))
-        assert f"supports torchvision >= 0.21 and < 0.30; {installed} is installed" in str(info.value)
-        assert isinstance(info.value, ImportError)
-
-
-def test_unreadable_version() -> None:
-    with pytest.raises(ValueError, match="cannot read a version number"):
-        parse_version("unknown")
 
 
 def test_docstring_examples() -> None:

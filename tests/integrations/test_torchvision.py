@@ -434,7 +434,6 @@ def test_passthrough_lets_vouched_transforms_run_and_catches_a_false_vouch() -> 
 @pytest.mark.parametrize(
     "call, exc, fragment",
     [
-        (lambda: deterministic(v2.Compose([v2.Resize(8), v2.CenterCrop(4)]), seed=0), ValueError, "draws nothing random"),
         (lambda: deterministic(v2.RandomRotation(5), seed=-1), ValueError, "seed"),
         (lambda: deterministic(v2.RandomRotation(5), seed=1.5), TypeError, "seed"),
         (lambda: deterministic(v2.RandomRotation(5), seed=0, names=["a"]), TypeError, "names must be a mapping"),
@@ -450,6 +449,26 @@ def test_bad_arguments(call, exc, fragment) -> None:
     with pytest.raises(exc) as info:
         call()
     assert fragment in str(info.value)
+
+
+def test_a_pipeline_that_draws_nothing_has_no_config_and_runs_as_it_is() -> None:
+    pipeline = v2.Compose([v2.Resize(8, antialias=True), v2.CenterCrop(4)])
+    dt = deterministic(pipeline, seed=0)
+    x = image()
+    assert dt.config is None and dt.params(3, 0) == {} and dt.named_transforms == {}
+    assert torch.equal(dt(x, sample_id=3, epoch=0), pipeline(x))
+    with pytest.raises(ValueError, match="sample_id"):
+        dt(x, sample_id=-1, epoch=0)  # checked all the same
+
+
+def test_it_runs_a_copy_taken_when_wrapped() -> None:
+    flip = v2.RandomHorizontalFlip(0.0)
+    dt = deterministic(v2.Compose([flip]), seed=0)
+    flip.p = 1.0  # too late: the config says p = 0, and that is what runs
+    x = image()
+    assert dt.config["RandomHorizontalFlip.apply"].p == 0.0
+    assert all(torch.equal(dt(x, sample_id=i, epoch=0), x) for i in range(20))
+    assert dt.named_transforms["RandomHorizontalFlip"] is not flip
 
 
 def test_supported_list_covers_the_issue() -> None:
@@ -557,20 +576,39 @@ def test_perspective_coefficients_equal_torchvisions() -> None:
 
 
 def test_noise_is_dpas_noise_field() -> None:
+    """The first noise transform's field is dpa.apply's (the run's seed); a later one has its own seed."""
     x = image(dtype=torch.float32)
     dt = deterministic(v2.Compose([v2.GaussianNoise(mean=0.0, sigma=0.1)]), seed=4)
-    z = A.noise_field((1, *x.shape), [9], seed=4, epoch=2, name="GaussianNoise.noise")[0].float()
-    assert torch.equal(dt(x, sample_id=9, epoch=2), torch.clamp(x + (0.0 + z * 0.1), 0, 1))
+    assert dt.noise_seed("GaussianNoise") == 4
+    z = A.noise_field((1, *x.shape), [9], seed=4, epoch=2)[0].float()
+    out = dt(x, sample_id=9, epoch=2)
+    assert torch.equal(out, torch.clamp(x + (0.0 + z * 0.1), 0, 1))
+    # ... which is dpa.apply.gaussian_noise's for the same sample, seed and epoch (both clamp to [0, 1])
+    torch.testing.assert_close(out, A.gaussian_noise(x, 0.1, sample_ids=9, seed=4, epoch=2), atol=1e-6, rtol=0)
     u8 = image()
-    out = dt(u8, sample_id=9, epoch=2)
     expected = torch.clamp(u8 + (z * (0.1 * 255)).to(torch.int16), 0, 255).to(torch.uint8)
-    assert torch.equal(out, expected)
-    # two noise transforms draw different fields
-    two = deterministic(v2.Compose([v2.GaussianNoise(sigma=0.1), v2.GaussianNoise(sigma=0.1, clip=False)]), seed=4)
+    assert torch.equal(dt(u8, sample_id=9, epoch=2), expected)
+    two = deterministic(v2.Compose([v2.GaussianNoise(sigma=0.1, clip=False), v2.GaussianNoise(sigma=0.1, clip=False)]),
+                        seed=4)
+    second = two.noise_seed("GaussianNoise_2")
+    assert two.noise_seed("GaussianNoise") == 4 and second != 4
     zero = torch.zeros(1, 8, 8)
-    first = deterministic(v2.GaussianNoise(sigma=0.1, clip=False), seed=4)(zero, sample_id=1, epoch=0)
-    both = two(zero + 0.5, sample_id=1, epoch=0)
-    assert not torch.allclose(both - 0.5, 2 * first, atol=1e-3)
+    fields = [A.noise_field((1, 1, 8, 8), [1], seed=s)[0].float() * 0.1 for s in (4, second)]
+    torch.testing.assert_close(two(zero, sample_id=1, epoch=0), fields[0] + fields[1], atol=1e-6, rtol=0)
+    assert not torch.allclose(fields[0], fields[1], atol=1e-2)
+    with pytest.raises(KeyError, match="no Gaussian-noise transform is named 'Blur'"):
+        two.noise_seed("Blur")
+
+
+def test_random_erasing_fill_is_its_own_noise_stream() -> None:
+    x = torch.zeros(3, 16, 16)
+    dt = deterministic(v2.RandomErasing(1.0, value="random"), seed=4)
+    out = dt(x, sample_id=2, epoch=1)
+    ys, xs = torch.nonzero(out[0] != 0, as_tuple=True)
+    i, j = ys.min().item(), xs.min().item()
+    h, w = ys.max().item() - i + 1, xs.max().item() - j + 1
+    field = A.noise_field((1, 3, h, w), [2], seed=4, epoch=1, name="RandomErasing.noise")[0].float()
+    assert torch.equal(out[:, i:i + h, j:j + w], field)
 
 
 def _inner(t: torch.Tensor, m: int = 6) -> torch.Tensor:
@@ -701,10 +739,10 @@ def test_spawned_workers_give_the_same_images() -> None:
 def test_versions_outside_the_tested_range_are_refused(monkeypatch) -> None:
     import torchvision
 
-    from dpa.integrations._common import UnsupportedVersionError
+    from dpa.integrations.torchvision import UnsupportedVersionError
 
     monkeypatch.setattr(torchvision, "__version__", "0.30.0")
-    with pytest.raises(UnsupportedVersionError, match="torchvision >= 0.21 and < 0.30; 0.30.0 is installed"):
+    with pytest.raises(UnsupportedVersionError, match=r"supports torchvision >=0.21,<0.30 \(tested with 0.29.1\); found 0.30.0"):
         deterministic(v2.RandomRotation(5), seed=0)
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["UnsupportedTransformError", "UnsupportedVersionError", "ParamNamer", "require_version", "parse_version"]
+__all__ = ["UnsupportedTransformError", "ParamNamer"]
 
 _PREFIX_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 
@@ -38,55 +38,6 @@ class UnsupportedTransformError(TypeError, ValueError):
             f"Apply it outside the deterministic pipeline, or replace it by a supported one."
         )
         self.transform = transform
-
-
-class UnsupportedVersionError(ImportError):
-    """The installed library's version is outside the range the adapter was tested against."""
-
-
-def parse_version(version: str) -> tuple[int, ...]:
-    """The release numbers of a version string: ``"0.29.1+cu130"`` -> ``(0, 29, 1)``, ``"2.0.8rc1"`` -> ``(2, 0, 8)``.
-
-    >>> parse_version("0.29.1+cu130"), parse_version("2.0.8rc1"), parse_version("1.4")
-    ((0, 29, 1), (2, 0, 8), (1, 4))
-    """
-    numbers = []
-    for part in str(version).split("+")[0].split("."):
-        match = re.match(r"\d+", part)
-        if match is None:
-            break
-        numbers.append(int(match.group()))
-        if match.end() != len(part):  # "8rc1": the release ends here
-            break
-    if not numbers:
-        raise ValueError(f"cannot read a version number from {version!r}")
-    return tuple(numbers)
-
-
-def require_version(library: str, installed: str, minimum: tuple[int, ...], below: tuple[int, ...]) -> None:
-    """Refuse a library version outside ``[minimum, below)``, the range an adapter was written and tested for.
-
-    Adapters drive a library through its parameter formats, which change
-    between versions; outside the tested range they fail here, clearly,
-    rather than produce subtly different augmentations.
-
-    Raises:
-        UnsupportedVersionError: naming the library, the installed version and the supported range.
-
-    >>> require_version("torchvision", "0.29.1+cu130", (0, 21), (0, 30))
-    >>> require_version("torchvision", "0.30.0", (0, 21), (0, 30))
-    Traceback (most recent call last):
-    ...
-    dpa.integrations._common.UnsupportedVersionError: dpa.integrations.torchvision supports torchvision >= 0.21 and < 0.30; 0.30.0 is installed. Install a version in that range (pip install "torchvision>=0.21,<0.30"), or a dpa release that supports 0.30.0.
-    """
-    have = parse_version(installed)
-    if not minimum <= have < below:
-        low, high = ".".join(map(str, minimum)), ".".join(map(str, below))
-        raise UnsupportedVersionError(
-            f"dpa.integrations.{library} supports {library} >= {low} and < {high}; {installed} is installed. "
-            f'Install a version in that range (pip install "{library}>={low},<{high}"), or a dpa release that '
-            f"supports {installed}."
-        )
 
 
 class ParamNamer:

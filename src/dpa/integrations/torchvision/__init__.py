@@ -36,17 +36,17 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import torchvision
-
 from dpa import AugmentationConfig, sample_id_from_key
-from dpa.integrations._common import UnsupportedTransformError, require_version
+from dpa.integrations._common import UnsupportedTransformError
+from dpa.integrations._version import UnsupportedVersionError, require_version
 
 from ._pipeline import DETERMINISTIC, SUPPORTED, Node, build, values_of
 from ._rules import Call
 
-__all__ = ["deterministic", "DeterministicTransform", "UnsupportedTransformError", "SUPPORTED", "DETERMINISTIC"]
-
-_VERSIONS = ((0, 21), (0, 30))
+__all__ = [
+    "deterministic", "DeterministicTransform", "UnsupportedTransformError", "UnsupportedVersionError", "SUPPORTED",
+    "DETERMINISTIC",
+]
 
 
 class DeterministicTransform:
@@ -54,18 +54,25 @@ class DeterministicTransform:
 
     Attributes:
         config: the :class:`~dpa.AugmentationConfig` derived from the pipeline
-            (``fingerprint()``, ``dpa inspect``, ``assert_consistent_across_ranks`` work on it).
+            (``fingerprint()``, ``dpa inspect``, ``assert_consistent_across_ranks``
+            work on it); None when the pipeline draws nothing.
         seed: the run's seed.
-        transform: the wrapped pipeline (unchanged; calling it directly is as random as ever).
-        named_transforms: ``{prefix: transform}`` for every random transform, in pipeline order.
+        transform: the copy of the pipeline that runs (taken when it was
+            wrapped: later changes to your object do not reach it).
+        named_transforms: ``{prefix: transform}`` for every random transform
+            (in the copy), in pipeline order.
     """
 
-    def __init__(self, transform: Any, root: Node, config: AugmentationConfig, named: dict[str, Any], seed: int) -> None:
+    def __init__(
+        self, transform: Any, root: Node, config: AugmentationConfig | None, named: dict[str, Any], seed: int,
+        noise_seeds: Any,
+    ) -> None:
         self.transform = transform
         self.config = config
         self.seed = seed
         self.named_transforms = dict(named)
         self._root = root
+        self._noise_seeds = noise_seeds
 
     def __call__(self, *inputs: Any, sample_id: int | str, epoch: int) -> Any:
         """Apply the pipeline to one sample, as ``transform(*inputs)`` would, with this sample's dpa params.
@@ -87,20 +94,32 @@ class DeterministicTransform:
         """
         if not inputs:
             raise TypeError("a deterministic pipeline needs at least one input (an image, or image and targets)")
-        sid = sample_id_from_key(sample_id) if isinstance(sample_id, str) else sample_id
+        sid = _sample_id(sample_id)
         values = values_of(self.config, sid, self.seed, epoch)
-        return self._root.run(inputs, Call(values, int(sid), self.seed, epoch))
+        return self._root.run(inputs, Call(values, sid, self.seed, epoch, self._noise_seeds))
 
     def params(self, sample_id: int | str, epoch: int) -> dict[str, Any]:
         """The dpa values this sample gets in this epoch, ``{"<prefix>.<field>": value}`` (what the pipeline uses)."""
-        sid = sample_id_from_key(sample_id) if isinstance(sample_id, str) else sample_id
-        return values_of(self.config, sid, self.seed, epoch)
+        return values_of(self.config, _sample_id(sample_id), self.seed, epoch)
+
+    def noise_seed(self, prefix: str) -> int:
+        """The seed of Gaussian-noise transform ``prefix``'s field.
+
+        Its noise is ``mean + sigma * dpa.apply.noise_field((1, *shape), [sample_id],
+        seed=dt.noise_seed(prefix), epoch=epoch)``: the pipeline's first noise
+        transform has the run's seed (the field ``dpa.apply.gaussian_noise``
+        makes), later ones their own. Raises KeyError for another prefix.
+        """
+        return self._noise_seeds(prefix)
 
     def __repr__(self) -> str:
-        return (
-            f"DeterministicTransform(seed={self.seed}, fingerprint={self.config.fingerprint()}, "
-            f"random={list(self.named_transforms)})"
-        )
+        fingerprint = self.config.fingerprint() if self.config is not None else None
+        return f"DeterministicTransform(seed={self.seed}, fingerprint={fingerprint}, random={list(self.named_transforms)})"
+
+
+def _sample_id(sample_id: Any) -> Any:
+    """A string key (a file path) becomes its id; anything else is checked by dpa when the values are made."""
+    return sample_id_from_key(sample_id) if isinstance(sample_id, str) else sample_id
 
 
 def deterministic(
@@ -124,6 +143,8 @@ def deterministic(
 
     Returns:
         A :class:`DeterministicTransform`; call it as ``dt(*inputs, sample_id=..., epoch=...)``.
+        It runs a deep copy of ``transform`` taken now; its ``config`` is None
+        when the pipeline draws nothing (it then only calls the transforms).
 
     Raises:
         UnsupportedTransformError: a random transform dpa cannot drive (your own
@@ -132,17 +153,13 @@ def deterministic(
         UnsupportedVersionError: torchvision outside the supported versions.
         ValueError: hyperparameters dpa cannot express (an inverted range), a
             transform object used twice, ``names`` that match nothing or clash,
-            a pipeline with nothing random, or an invalid seed.
+            or an invalid seed.
         TypeError: a seed that is not an int.
     """
-    require_version("torchvision", torchvision.__version__, *_VERSIONS)
+    require_version("torchvision", "0.21", "0.30", tested="0.29.1", module="torchvision")
     if isinstance(passthrough, (str, bytes)) or not isinstance(passthrough, Sequence):
         raise TypeError(f"passthrough must be a list of transforms or classes; got {type(passthrough).__name__}")
-    root, config, named = build(transform, names, passthrough)
-    if config is None:
-        raise ValueError(
-            f"{type(transform).__name__} draws nothing random: there is nothing for dpa to make deterministic; "
-            f"call it directly"
-        )
-    values_of(config, 0, seed, 0)  # refuses a bad seed now, not at the first sample
-    return DeterministicTransform(transform, root, config, named, seed)
+    values_of(None, 0, seed, 0)  # refuses a bad seed now, not at the first sample
+    root, clone, config, named, noise_seeds = build(transform, names, passthrough, seed)
+    return DeterministicTransform(clone, root, config, named, seed, noise_seeds)
+

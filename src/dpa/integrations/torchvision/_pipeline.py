@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -9,6 +10,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from torchvision.transforms import v2
 
 from dpa import AugmentationConfig, BernoulliSpec, ChoiceSpec, PermutationSpec, Spec, gen_augmentation_params
+from dpa.integrations._adapt import NoiseSeeds
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 
 from ._autoaugment import AUTO_RULES, AutoRule, run_auto
@@ -193,8 +195,14 @@ def _lookup(t: Any, table: Mapping[type, Any]) -> tuple[type, Any] | None:
 
 
 class _Builder:
-    def __init__(self, names: Mapping[Any, str] | None, passthrough: Sequence[Any]) -> None:
+    """Walks the user's pipeline (names and specs come from its objects); the nodes hold their copies."""
+
+    def __init__(
+        self, names: Mapping[Any, str] | None, passthrough: Sequence[Any], copy_of: Callable[[Any], Any], seed: int
+    ) -> None:
         self.namer = ParamNamer(names)
+        self.copy_of = copy_of
+        self.noise_seeds = NoiseSeeds(seed)
         self.specs: dict[str, Spec] = {}
         self.named: dict[str, Any] = {}
         self.seen: dict[int, Any] = {}
@@ -211,7 +219,7 @@ class _Builder:
             )
         self.seen[id(t)] = t
         prefix = self.namer.prefix(t)
-        self.named[prefix] = t
+        self.named[prefix] = self.copy_of(t)
         for field, spec in specs.items():
             self.specs[f"{prefix}.{field}"] = spec
         return prefix
@@ -224,7 +232,7 @@ class _Builder:
 
     def build(self, t: Any) -> Node:
         if id(t) in self.trusted_ids or (self.trusted_types and isinstance(t, self.trusted_types)):
-            return _Pass(t, watched=True)
+            return _Pass(self.copy_of(t), watched=True)
         if isinstance(t, _CONTAINERS):
             return self._container(t)
         found = _lookup(t, RULES)
@@ -234,9 +242,9 @@ class _Builder:
         if found is not None:
             rule = found[1]
             prefix = self.prefix(t, self.specs_of(t, lambda: rule.specs(t)))
-            return _Auto(t, rule, prefix)
+            return _Auto(self.copy_of(t), rule, prefix)
         if _lookup(t, _DETERMINISTIC) is not None:
-            return _Pass(t, watched=False)
+            return _Pass(self.copy_of(t), watched=False)
         name = type(t).__name__
         why = _WHY.get(name, "")
         if not why:
@@ -271,8 +279,10 @@ class _Builder:
             return {"apply": BernoulliSpec(p=t.p), **own} if _is_random_apply(t) else own
 
         prefix = self.prefix(t, self.specs_of(t, specs))
+        if isinstance(t, v2.GaussianNoise):
+            self.noise_seeds.add(prefix)
         gate = f"{prefix}.apply" if _is_random_apply(t) else None
-        return _Leaf(t, rule, prefix, gate)
+        return _Leaf(self.copy_of(t), rule, prefix, gate)
 
 
 def _is_random_apply(t: Any) -> bool:
@@ -281,10 +291,17 @@ def _is_random_apply(t: Any) -> bool:
 
 
 def build(
-    transform: Any, names: Mapping[Any, str] | None, passthrough: Sequence[Any]
-) -> tuple[Node, AugmentationConfig | None, dict[str, Any]]:
-    """The node tree, the derived config (None when nothing is random) and ``{prefix: transform}``."""
-    builder = _Builder(names, passthrough)
+    transform: Any, names: Mapping[Any, str] | None, passthrough: Sequence[Any], seed: int
+) -> tuple[Node, Any, AugmentationConfig | None, dict[str, Any], NoiseSeeds]:
+    """The node tree, the copy of the pipeline it runs, the derived config (None when nothing is random),
+    ``{prefix: transform (the copy)}`` and the noise seeds.
+
+    The tree runs on a deep copy taken now, so later changes to the user's
+    objects cannot make the pipeline disagree with its config.
+    """
+    memo: dict[int, Any] = {}
+    clone = copy.deepcopy(transform, memo)
+    builder = _Builder(names, passthrough, lambda t: memo.get(id(t), t), seed)
     root = builder.build(transform)
     unused = builder.namer.unused()
     if unused:
@@ -293,11 +310,15 @@ def build(
             f"are {list(builder.named)} (name them by these default names or by the transform objects)"
         )
     config = AugmentationConfig(builder.specs) if builder.specs else None
-    return root, config, builder.named
+    return root, clone, config, builder.named, builder.noise_seeds
 
 
 def values_of(config: AugmentationConfig | None, sample_id: int, seed: int, epoch: int) -> dict[str, Any]:
-    """This sample's values (empty when the pipeline draws nothing)."""
+    """This sample's values; empty when the pipeline draws nothing (the id, seed and epoch are checked all the same)."""
     if config is None:
+        gen_augmentation_params(sample_id, _CHECK, seed=seed, epoch=epoch)
         return {}
     return gen_augmentation_params(sample_id, config, seed=seed, epoch=epoch)
+
+
+_CHECK = AugmentationConfig({"check": {"kind": "bernoulli", "p": 0.5}})

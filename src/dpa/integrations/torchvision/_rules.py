@@ -33,16 +33,22 @@ __all__ = ["Call", "Fields", "Rule", "RULES", "GATE_ONLY"]
 
 @dataclass(frozen=True)
 class Call:
-    """One call of the pipeline: this sample's dpa values and what its noise fields are keyed by."""
+    """One call of the pipeline: this sample's dpa values and what its noise fields are keyed by.
+
+    ``noise_seeds(prefix)`` is the seed of a Gaussian-noise transform's field
+    (the rule every adapter shares: the pipeline's first noise transform uses
+    the run's seed, later ones their own).
+    """
 
     values: Mapping[str, Any]
     sample_id: int
     seed: int
     epoch: int
+    noise_seeds: Callable[[str], int]
 
-    def noise_like(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        """Standard normal noise shaped like ``x`` (float64, on ``x``'s device) from the stream ``name``."""
-        z = noise_field((1, x.numel()), [self.sample_id], seed=self.seed, epoch=self.epoch, device=x.device, name=name)
+    def noise_like(self, x: torch.Tensor, seed: int, name: str = "noise_field") -> torch.Tensor:
+        """Standard normal noise shaped like ``x`` (float64, on ``x``'s device): ``dpa.apply.noise_field``."""
+        z = noise_field((1, x.numel()), [self.sample_id], seed=seed, epoch=self.epoch, device=x.device, name=name)
         return z.reshape(x.shape)
 
 
@@ -280,11 +286,6 @@ def _noise_params(t: Any, v: Fields, inputs: list, call: Call) -> dict[str, Any]
     return dict(mean=v["mean"], sigma=v["sigma"])
 
 
-def noise_stream(prefix: str, k: int) -> str:
-    """The noise stream of the k-th transformed input (image or video) of a transform: ``<prefix>.noise[.k]``."""
-    return f"{prefix}.noise" if k == 0 else f"{prefix}.noise.{k}"
-
-
 _TARGETS = tuple(getattr(tv_tensors, n) for n in ("BoundingBoxes", "Mask", "KeyPoints") if hasattr(tv_tensors, n))
 
 
@@ -298,12 +299,14 @@ def _noise_transform(t: Any, inpt: Any, params: dict[str, Any], k: int, v: Field
     if sigma < 0:
         raise ValueError(f"sigma shouldn't be negative. Got {sigma}")
     image = inpt.as_subclass(torch.Tensor)
+    # The k-th image of one sample (rare: v2 transforms every image it is given) draws its own stream.
+    seed, stream = call.noise_seeds(v.prefix), "noise_field" if k == 0 else f"noise_field.{k}"
     if image.is_floating_point():
-        out = image + (mean + call.noise_like(image, noise_stream(v.prefix, k)).to(image.dtype) * sigma)
+        out = image + (mean + call.noise_like(image, seed, stream).to(image.dtype) * sigma)
         if t.clip:
             out = torch.clamp(out, 0, 1)
     elif image.dtype == torch.uint8:
-        z = call.noise_like(image, noise_stream(v.prefix, k)).to(torch.float32)
+        z = call.noise_like(image, seed, stream).to(torch.float32)
         out = image + ((mean * 255) + z * (sigma * 255)).to(torch.int16)
         if t.clip:
             out = torch.clamp(out, 0, 255)
@@ -329,8 +332,8 @@ def _erasing_params(t: Any, v: Fields, inputs: list, call: Call) -> dict[str, An
     if box is None:  # no box of that area fits: torchvision's fallback after its retries, no erasing
         return dict(i=0, j=0, h=img_h, w=img_w, v=None)
     h, w = box
-    if t.value is None:  # 'random': per-pixel normals, from dpa's noise field
-        value = call.noise_like(torch.empty(img_c, h, w), noise_stream(v.prefix, 0)).to(torch.float32)
+    if t.value is None:  # 'random': per-pixel normals, from dpa's noise field, stream '<prefix>.noise'
+        value = call.noise_like(torch.empty(img_c, h, w), call.seed, f"{v.prefix}.noise").to(torch.float32)
     else:
         value = torch.tensor(t.value)[:, None, None]
     return dict(i=offset(v["y"], img_h - h), j=offset(v["x"], img_w - w), h=h, w=w, v=value)
