@@ -23,7 +23,8 @@ whatever ``torch.manual_seed`` was called with.
 ['RandomResizedCrop.scale', 'RandomResizedCrop.ratio', 'RandomResizedCrop.x']
 
 Boxes, masks and keypoints (``tv_tensors``) passed with the image follow the
-same params, as in torchvision. Which transforms are supported, the names of
+same params, as in torchvision. The wrapper runs a deep copy of the pipeline
+taken when it was wrapped, so its config always describes what runs. Which transforms are supported, the names of
 the derived parameters, and the conventions used where torchvision's draws
 depend on the image size are in docs/INTEGRATIONS.md.
 
