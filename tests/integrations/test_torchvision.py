@@ -771,13 +771,17 @@ def test_readme_example_runs_with_real_workers(capsys) -> None:
               if "from dpa.integrations.torchvision import deterministic" in b and "DataLoader" in b]
     assert len(blocks) == 1
     # The same code, smaller: 16 images of 48 x 48 cropped to 32, two epochs.
-    code = blocks[0].replace("(64, 3, 256, 256)", "(16, 3, 48, 48)").replace("torch.arange(64)", "torch.arange(16)")
+    code = blocks[0].replace("(64, 3, 256, 256)", "(16, 3, 48, 48)").replace("range(64)", "range(16)")
     code = code.replace("RandomResizedCrop(224", "RandomResizedCrop(32").replace("range(3)", "range(2)")
-    namespace: dict = {"__name__": "readme"}
+    code = code.replace("        pass ", "        seen.append(batch)  # ")
+    namespace: dict = {"__name__": "readme", "seen": []}
     exec(compile(code, "README.md", "exec"), namespace)
     assert "RandomResizedCrop.scale" in capsys.readouterr().out
+    assert len(namespace["seen"]) == 2 and namespace["seen"][0].shape == (16, 3, 32, 32)
+    # What the workers made is what the pipeline gives in this process, for the epoch each key carried.
+    augment, base = namespace["augment"], namespace["base"]
     ds = namespace["ds"]
-    order = [5, 2, 9, 0, 14, 7]
-    images = torch.cat([im for im, _ in DataLoader(ds, batch_size=3, sampler=order, num_workers=2)])
-    assert images.shape == (6, 3, 32, 32)
-    assert all(torch.equal(images[k], ds[i][0]) for k, i in enumerate(order))  # workers == main process
+    keys = [(1, 5), (0, 2), (1, 9), (0, 0)]
+    made = torch.cat([im for im, _ in DataLoader(ds, batch_size=2, sampler=keys, num_workers=2)])
+    for k, (epoch, i) in enumerate(keys):
+        assert torch.equal(made[k], augment(base[i][0], sample_id=i, epoch=epoch))
