@@ -87,7 +87,10 @@ class _Batch:
 
     def param(self, value: Any, name: str) -> torch.Tensor:
         """A parameter as a float tensor of shape (B,) on the images' device."""
-        t = torch.as_tensor(value, device=self.x.device)
+        # Python numbers (a lone image's params) are doubles: read them as float64, as a batch's
+        # tensors hold them, not through torch's float32 default dtype (1e-6 apart on float64 images).
+        plain = not isinstance(value, (torch.Tensor, np.ndarray, np.generic))
+        t = torch.as_tensor(value, device=self.x.device, dtype=torch.float64 if plain else None)
         if t.ndim == 0:
             t = t.expand(self.n)
         if t.ndim != 1 or t.shape[0] != self.n:

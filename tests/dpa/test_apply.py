@@ -115,10 +115,14 @@ def _per_image(x, config, ids, seed=1):
     ])
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.uint8])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.uint8])
 @pytest.mark.parametrize("preset", dpa.preset_names())
 def test_batched_equals_per_image(preset: str, dtype) -> None:
-    """An image's result does not depend on the other images of its batch (within 1e-6; uint8 exactly)."""
+    """An image's result does not depend on the other images of its batch (within 1e-6; uint8 exactly).
+
+    float64 images too: a lone image's params are Python floats, which must reach the ops at
+    float64 precision (not through torch's float32 default dtype) to equal the batch's tensors.
+    """
     config = dpa.get_preset(preset)
     x = images(dtype, n=len(BATCH_IDS))
     batch = dpa.gen_augmentation_batch(BATCH_IDS, config, seed=1, backend="torch")
