@@ -355,6 +355,20 @@ def test_what_dpa_cannot_drive_is_refused_by_name(make, name, why):
     assert why in str(err.value)
 
 
+@pytest.mark.parametrize("where", ["one-sequence", "two-sequences"])
+def test_the_same_augmentation_object_twice_is_refused(where):
+    """One object, one name: both places would get the same values where kornia draws twice (two
+    sequences), or kornia silently runs it once (one sequence: named_children skips the repeat)."""
+    aff = K.RandomAffine(30.0, p=1.0)
+    if where == "one-sequence":
+        aug = K.AugmentationSequential(aff, K.RandomHorizontalFlip(), aff)
+    else:
+        aug = K.AugmentationSequential(K.ImageSequential(aff), K.ImageSequential(aff))
+    with pytest.raises(ValueError, match="same RandomAffine object appears twice"):
+        deterministic(aug, seed=0)
+    deterministic(K.AugmentationSequential(aff, K.RandomAffine(30.0, p=1.0)), seed=0)  # two instances are fine
+
+
 def test_deterministic_modules_pass_through(images):
     aug = K.AugmentationSequential(
         kornia.filters.GaussianBlur2d((3, 3), (1.0, 1.0)), K.Normalize(0.5, 0.5), K.Resize((12, 14)), K.RandomHorizontalFlip()

@@ -95,7 +95,8 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
             container with ``random_apply``, or a module that is not kornia's);
             the message names it.
         UnsupportedVersionError: kornia is not installed at a tested version.
-        TypeError / ValueError: a bad ``seed`` or ``names``.
+        TypeError / ValueError: a bad ``seed`` or ``names``, or the same
+            module object twice in the pipeline.
 
     Example:
         >>> import kornia.augmentation as K
@@ -109,6 +110,7 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
     seed = check_seed(seed)
     if not isinstance(aug, torch.nn.Module):
         raise TypeError(f"aug must be a kornia augmentation module or sequence; got {type(aug).__name__}")
+    _refuse_repeats(aug)
     memo: dict[int, Any] = {}
     clone = copy.deepcopy(aug, memo)
     namer = ParamNamer(names)
@@ -158,6 +160,32 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
         leaf.noise_seed = seeds.add(prefix)
     handler.prepare(leaf.module)
     return leaf
+
+
+def _refuse_repeats(aug: Any) -> None:
+    """Refuse a module object that appears twice in the pipeline's sequences.
+
+    One object has one name, so both places would get the same values where
+    kornia draws each afresh (two sequences); within one sequence kornia
+    itself runs it once (``named_children`` skips a repeat), silently.
+    """
+    import kornia.augmentation as K
+
+    seen: set[int] = set()
+    stack = [aug]
+    while stack:
+        module = stack.pop()
+        if module is None:
+            continue
+        if id(module) in seen:
+            raise ValueError(
+                f"the same {type(module).__name__} object appears twice in the pipeline: one name would give both "
+                f"places the same values (and kornia runs a repeat within one sequence only once). Use two "
+                f"instances (copy.deepcopy(t)) to draw them independently."
+            )
+        seen.add(id(module))
+        if isinstance(module, K.container.ImageSequentialBase):
+            stack.extend(module._modules.values())
 
 
 def _is_plain(module: Any) -> bool:
