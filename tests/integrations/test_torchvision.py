@@ -414,6 +414,32 @@ def test_unknown_random_transforms_are_refused(pipeline, named) -> None:
     assert "RandomResizedCrop" in message  # the supported list is in the message
 
 
+@pytest.mark.parametrize(
+    "make, named",
+    [
+        (lambda T: T.Compose([T.RandomResizedCrop(32), T.RandomHorizontalFlip()]), "Compose"),
+        (lambda T: v2.Compose([v2.RandomHorizontalFlip(), T.RandomRotation(10)]), "RandomRotation"),
+        (lambda T: v2.Compose([T.Resize(32), v2.RandomHorizontalFlip()]), "Resize"),
+    ],
+    ids=["v1-compose", "v1-random", "v1-resize"],
+)
+def test_v1_transforms_are_refused_pointing_to_v2(make, named) -> None:
+    """The classic torchvision.transforms pipeline is refused with the way out (its v2 twin), not as 'a plain callable'."""
+    from torchvision import transforms as T
+
+    with pytest.raises(UnsupportedTransformError) as info:
+        deterministic(make(T), seed=0)
+    message = str(info.value)
+    assert named in message and f"torchvision.transforms.v2.{named}" in message and "plain callable" not in message
+
+
+@pytest.mark.parametrize("bad", ["RandomRotation", None, 3])
+def test_a_non_callable_is_a_type_error_naming_it(bad) -> None:
+    with pytest.raises(TypeError, match="must be a torchvision.transforms.v2 transform or a callable") as info:
+        deterministic(bad, seed=0)
+    assert type(bad).__name__ in str(info.value)
+
+
 def test_subclass_message_names_what_it_overrides() -> None:
     with pytest.raises(UnsupportedTransformError, match="subclass of RandomRotation that overrides make_params"):
         deterministic(JitteredRotation(10), seed=0)

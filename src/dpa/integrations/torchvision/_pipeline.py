@@ -231,6 +231,11 @@ class _Builder:
             raise ValueError(f"{type(t).__name__}: its hyperparameters cannot be a dpa config: {exc}") from exc
 
     def build(self, t: Any) -> Node:
+        if not callable(t):
+            raise TypeError(
+                f"each step of the pipeline must be a torchvision.transforms.v2 transform or a callable; "
+                f"got {type(t).__name__} ({t!r})"
+            )
         if id(t) in self.trusted_ids or (self.trusted_types and isinstance(t, self.trusted_types)):
             return _Pass(self.copy_of(t), watched=True)
         if isinstance(t, _CONTAINERS):
@@ -246,7 +251,7 @@ class _Builder:
         if _lookup(t, _DETERMINISTIC) is not None:
             return _Pass(self.copy_of(t), watched=False)
         name = type(t).__name__
-        why = _WHY.get(name, "")
+        why = _WHY.get(name, "") or _v1_advice(t)
         if not why:
             if isinstance(t, v2.Transform) or isinstance(t, torch.nn.Module):
                 why = "not a transform dpa knows; if it draws nothing, list it (or its class) in passthrough="
@@ -283,6 +288,16 @@ class _Builder:
             self.noise_seeds.add(prefix)
         gate = f"{prefix}.apply" if _is_random_apply(t) else None
         return _Leaf(self.copy_of(t), rule, prefix, gate)
+
+
+def _v1_advice(t: Any) -> str:
+    """For a class of the classic ``torchvision.transforms`` (v1) API: its v2 twin, which dpa drives."""
+    module = type(t).__module__
+    if not module.startswith("torchvision.transforms.") or module.startswith("torchvision.transforms.v2"):
+        return ""
+    name = type(t).__name__
+    twin = f"torchvision.transforms.v2.{name}" if hasattr(v2, name) else "its torchvision.transforms.v2 counterpart"
+    return f"a torchvision.transforms (v1) class: dpa drives the v2 API; use {twin}, its drop-in replacement"
 
 
 def _is_random_apply(t: Any) -> bool:
