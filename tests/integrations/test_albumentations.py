@@ -332,7 +332,7 @@ def test_untested_versions_and_albumentationsx_are_refused(monkeypatch):
         return version
 
     monkeypatch.setattr(metadata, "version", fake({"albumentations": "2.1.0", "albumentationsx": None}))
-    with pytest.raises(UnsupportedVersionError, match=r"albumentations >=2.0.8,<2.1 .*found 2.1.0"):
+    with pytest.raises(UnsupportedVersionError, match=r"albumentations >=2.0.8,<2.0.9 .*found 2.1.0"):
         deterministic(Al.Compose([Al.HorizontalFlip()]), seed=0)
     monkeypatch.setattr(metadata, "version", fake({"albumentationsx": "2.0.11"}))
     with pytest.raises(UnsupportedVersionError, match="AlbumentationsX .*AGPL"):
@@ -340,6 +340,11 @@ def test_untested_versions_and_albumentationsx_are_refused(monkeypatch):
     monkeypatch.setattr(metadata, "version", real)
     monkeypatch.setattr(Al, "__version__", "2.0.7")  # the module that would run is what counts too
     with pytest.raises(UnsupportedVersionError, match="found 2.0.7"):
+        deterministic(Al.Compose([Al.HorizontalFlip()]), seed=0)
+    # albumentations' last release is 2.0.8: a later 2.0.x module is AlbumentationsX's code (its files
+    # installed over albumentations', whose metadata still says 2.0.8).
+    monkeypatch.setattr(Al, "__version__", "2.0.10")
+    with pytest.raises(UnsupportedVersionError, match="found 2.0.10"):
         deterministic(Al.Compose([Al.HorizontalFlip()]), seed=0)
 
 

@@ -9,10 +9,11 @@ its id and the epoch and runs albumentations' own code on them
 (``apply_with_params``), walking ``Compose``, ``OneOf``, ``SomeOf``,
 ``RandomOrder``, ``Sequential`` and ``OneOrOther`` itself.
 
-Supported: albumentations >=2.0.8,<2.1 (MIT licence; tested with 2.0.8), whose
-parameter formats dpa reproduces exactly; other versions are refused. Its
-successor AlbumentationsX is AGPL-3.0 or commercial: dpa (MIT) does not
-support it, so that using dpa never ties a project to its licence.
+Supported: albumentations 2.0.8 (>=2.0.8,<2.0.9; MIT licence; its last
+release), whose parameter formats dpa reproduces exactly; other versions are
+refused. Its successor AlbumentationsX (2.0.9 onwards) is AGPL-3.0 or
+commercial: dpa (MIT) does not support it, so that using dpa never ties a
+project to its licence.
 
 >>> import numpy as np, albumentations as A
 >>> from dpa.integrations.albumentations import deterministic
@@ -45,10 +46,10 @@ from dpa.specs import BernoulliSpec, ChoiceSpec, IntegerSpec
 
 __all__ = ["deterministic", "DeterministicAlbumentations", "SUPPORTED_VERSIONS", "UnsupportedTransformError", "UnsupportedVersionError"]
 
-SUPPORTED_VERSIONS = (">=2.0.8", "<2.1")  # tested with albumentations 2.0.8
+SUPPORTED_VERSIONS = (">=2.0.8", "<2.0.9")  # tested with albumentations 2.0.8, its last (MIT) release
 _LICENCE_NOTE = (
     "AlbumentationsX, albumentations' successor, is AGPL-3.0 or commercial and is not supported; "
-    "install the MIT-licensed albumentations 2.0.x."
+    "install the MIT-licensed albumentations 2.0.8 (its last release; every later version is AlbumentationsX)."
 )
 
 
@@ -81,7 +82,7 @@ def deterministic(compose: Any, *, seed: int, names: Mapping[Any, str] | None = 
         UnsupportedTransformError: a random transform or container dpa cannot
             drive (its class is named), or a supported one with an option that
             draws more than dpa reproduces.
-        UnsupportedVersionError: albumentations outside >=2.0.8,<2.1, or AlbumentationsX.
+        UnsupportedVersionError: albumentations outside >=2.0.8,<2.0.9, or AlbumentationsX.
         TypeError / ValueError: a bad ``seed`` or ``names``.
 
     Example:
@@ -117,7 +118,9 @@ def _check_versions() -> None:
         fork = None
     if fork is not None:
         raise UnsupportedVersionError(f"found AlbumentationsX {fork}. {_LICENCE_NOTE}")
-    require_version("albumentations", "2.0.8", "2.1", tested="2.0.8", note=_LICENCE_NOTE, module="albumentations")
+    # 2.0.8 is albumentations' last release: a later module version is AlbumentationsX's code installed over
+    # albumentations' files (its own metadata then may be absent), so the range ends there.
+    require_version("albumentations", "2.0.8", "2.0.9", tested="2.0.8", note=_LICENCE_NOTE, module="albumentations")
 
 
 def _refuse(t: Any, why: str = "") -> None:
