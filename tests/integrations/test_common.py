@@ -53,3 +53,14 @@ def test_refusal_names_the_transform_and_the_supported_ones() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(_common, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_an_unreadable_version_names_the_distribution(monkeypatch) -> None:
+    """A version string with no number in it (a broken install) is refused naming the library, not bare."""
+    from importlib import metadata
+
+    from dpa.integrations._version import UnsupportedVersionError, require_version
+
+    monkeypatch.setattr(metadata, "version", lambda dist: "garbage")
+    with pytest.raises(UnsupportedVersionError, match=r"numpy.*cannot read a version number from 'garbage'"):
+        require_version("numpy", "1.0", "1000.0", tested="any")

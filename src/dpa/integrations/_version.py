@@ -20,11 +20,11 @@ class UnsupportedVersionError(ImportError):
     """The installed library is outside the version range an adapter was tested with."""
 
 
-def _release(version: str) -> tuple[int, ...]:
+def _release(version: str, distribution: str = "") -> tuple[int, ...]:
     """The numeric release part of a version string: ``"2.0.8.post1"`` -> ``(2, 0, 8)``."""
     match = re.match(r"\d+(?:\.\d+)*", version)
     if match is None:
-        raise UnsupportedVersionError(f"cannot read a version number from {version!r}")
+        raise UnsupportedVersionError(f"{distribution or 'a library'}: cannot read a version number from {version!r}")
     return tuple(int(part) for part in match.group(0).split("."))
 
 
@@ -58,7 +58,7 @@ def require_version(distribution: str, low: str, high: str, tested: str, note: s
         ) from None
     imported = importlib.import_module(module) if module is not None else None
     for found in (installed, getattr(imported, "__version__", installed)):
-        if not _release(low) <= _release(str(found)) < _release(high):
+        if not _release(low) <= _release(str(found), distribution) < _release(high):
             raise UnsupportedVersionError(
                 f"dpa.integrations supports {distribution} >={low},<{high} (tested with {tested}); found {found}. "
                 f"Its parameter formats change between releases, so dpa refuses to drive a version it was not "
