@@ -103,6 +103,17 @@ def test_epochs_seeds_and_ids_differ(image):
     assert len({x.tobytes() for x in a}) >= 18
 
 
+def test_file_paths_as_sample_ids(image):
+    """A string key maps to dpa.sample_id_from_key's id, as in the torchvision adapter."""
+    import dpa
+
+    da = deterministic(Al.Compose([Al.Affine(rotate=(-30, 30), p=1.0), Al.GaussNoise(p=1.0)]), seed=3)
+    key = "train/cat/0001.jpg"
+    sid = dpa.sample_id_from_key(key)
+    assert np.array_equal(da(image=image, sample_id=key, epoch=1)["image"], da(image=image, sample_id=sid, epoch=1)["image"])
+    assert da.params(key, 1) == da.params(sid, 1)
+
+
 def test_a_copy_is_taken_and_it_pickles(image):
     comp = Al.Compose([Al.Affine(rotate=(-10, 10), p=1.0)])
     da = deterministic(comp, seed=0)

@@ -134,6 +134,19 @@ def test_one_image_and_an_int_id(images):
     assert torch.equal(one, dk(images[4:5], sample_ids=[77], epoch=0))
 
 
+def test_file_paths_as_sample_ids(images):
+    """A batch keyed by file paths (a DataLoader collates them into a list) gets the ids dpa.sample_id_from_key gives,
+    as the torchvision adapter's string keys do."""
+    import dpa
+
+    dk = deterministic(pipeline(), seed=5)
+    paths = [f"train/cat/{k:04d}.jpg" for k in range(12)]
+    ids = [dpa.sample_id_from_key(p) for p in paths]
+    assert torch.equal(dk(images, sample_ids=paths, epoch=2), dk(images, sample_ids=ids, epoch=2))
+    assert torch.equal(dk(images[3], sample_ids=paths[3], epoch=2), dk(images[3:4], sample_ids=ids[3:4], epoch=2))
+    assert dk.params(tuple(paths), 2).keys() == dk.params(ids, 2).keys()
+
+
 def test_masks_and_boxes_follow_the_image_and_their_batch():
     # A white rectangle on black: its mask is the image itself, its box the rectangle.
     n = 16

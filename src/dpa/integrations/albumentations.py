@@ -35,6 +35,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from dpa import sample_id_from_key
 from dpa.composite import PermutationSpec
 from dpa.config import AugmentationConfig
 from dpa.generate import gen_augmentation_params
@@ -107,6 +108,11 @@ def deterministic(compose: Any, *, seed: int, names: Mapping[Any, str] | None = 
     root = _walk(compose, lambda t: memo[id(t)], namer, specs, seeds, forced=False, seen=set())
     check_names_used(namer)
     return DeterministicAlbumentations(root, AugmentationConfig(specs) if specs else None, seed, seeds)
+
+
+def _keyed(sample_id: Any) -> Any:
+    """A string key (a file path) becomes its id; anything else is checked by dpa as it is."""
+    return sample_id_from_key(sample_id) if isinstance(sample_id, str) else sample_id
 
 
 def _check_versions() -> None:
@@ -241,8 +247,9 @@ class DeterministicAlbumentations:
         names = list(self.config) if self.config is not None else []
         return f"DeterministicAlbumentations(seed={self.seed}, params={names})"
 
-    def params(self, sample_id: int, epoch: int) -> dict[str, Any]:
+    def params(self, sample_id: int | str, epoch: int) -> dict[str, Any]:
         """dpa's values for one sample: ``{config output name: value}`` (what drives albumentations)."""
+        sample_id = _keyed(sample_id)
         if self.config is None:
             check_sample_id(sample_id)
             check_epoch(epoch)
@@ -262,11 +269,12 @@ class DeterministicAlbumentations:
         """
         return self._noise_seeds(prefix)
 
-    def __call__(self, *, sample_id: int, epoch: int, **data: Any) -> dict[str, Any]:
+    def __call__(self, *, sample_id: int | str, epoch: int, **data: Any) -> dict[str, Any]:
         """Augment one sample, as ``compose(**data)`` would, with dpa's parameters for ``sample_id`` in ``epoch``.
 
         Args:
-            sample_id: the sample's id, in ``[0, 2**64)``.
+            sample_id: the sample's id, in ``[0, 2**64)`` (a dataset index), or a
+                string key (a file path) mapped by :func:`dpa.sample_id_from_key`.
             epoch: the epoch, in ``[0, 2**32)``.
             **data: albumentations' targets: ``image=``, ``mask=``, ``bboxes=``,
                 ``keypoints=``, labels, additional targets.
@@ -278,7 +286,7 @@ class DeterministicAlbumentations:
             ValueError / TypeError: a bad ``sample_id`` or ``epoch``, or what
                 albumentations raises for bad data.
         """
-        sample_id, epoch = check_sample_id(sample_id), check_epoch(epoch)
+        sample_id, epoch = check_sample_id(_keyed(sample_id)), check_epoch(epoch)
         values = self.params(sample_id, epoch)
         run = _Run(values, sample_id, epoch, self.seed)
         root = self._root

@@ -33,6 +33,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from dpa import sample_id_from_key
 from dpa.config import AugmentationConfig
 from dpa.generate import as_sample_ids, gen_augmentation_batch
 from dpa.integrations._adapt import NoiseSeeds, add_fields, check_names_used
@@ -236,7 +237,7 @@ class DeterministicKornia:
 
         if self.config is None:
             return {}
-        values = gen_augmentation_batch(as_sample_ids(sample_ids), self.config, seed=self.seed, epoch=check_epoch(epoch))
+        values = gen_augmentation_batch(_ids(sample_ids), self.config, seed=self.seed, epoch=check_epoch(epoch))
         return {k: torch.from_numpy(v) for k, v in values.items()}
 
     def kornia_params(self, shape: Any, sample_ids: Any, epoch: int, dtype: Any = None, device: Any = None) -> Any:
@@ -258,7 +259,7 @@ class DeterministicKornia:
         shape = tuple(int(s) for s in shape)
         if len(shape) != 4:
             raise ValueError(f"shape must be (B, C, H, W); got {shape}")
-        ids = as_sample_ids(sample_ids)
+        ids = _ids(sample_ids)
         if ids.shape[0] != shape[0]:
             raise ValueError(f"sample_ids must have one id per image ({shape[0]}); got {ids.shape[0]}")
         run = _Run(
@@ -279,7 +280,8 @@ class DeterministicKornia:
                 (or one ``(C, H, W)`` image), followed by masks, boxes,
                 keypoints as the ``AugmentationSequential``'s ``data_keys`` say,
                 or one dict of them.
-            sample_ids: one id per image, in ``[0, 2**64)`` (an int for one image).
+            sample_ids: one id per image, in ``[0, 2**64)`` (an int for one image),
+                or string keys (file paths), mapped by :func:`dpa.sample_id_from_key`.
             epoch: the epoch, in ``[0, 2**32)``.
             **kwargs: passed to the module (``data_keys=...``).
 
@@ -303,6 +305,15 @@ class DeterministicKornia:
         dtype = torch.float64 if image.dtype == torch.float64 else torch.float32
         params = self.kornia_params(shape, sample_ids, epoch, dtype=dtype, device=image.device)
         return self.module(*inputs, params=params, **kwargs)
+
+
+def _ids(sample_ids: Any) -> np.ndarray:
+    """The batch's ids; string keys (file paths, as a DataLoader collates them) become :func:`dpa.sample_id_from_key`'s."""
+    if isinstance(sample_ids, str):
+        sample_ids = [sample_ids]
+    if isinstance(sample_ids, (list, tuple)) and sample_ids and all(isinstance(s, str) for s in sample_ids):
+        sample_ids = [sample_id_from_key(s) for s in sample_ids]
+    return as_sample_ids(sample_ids)
 
 
 def _image_of(inputs: tuple) -> Any:
