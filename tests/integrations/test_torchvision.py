@@ -772,6 +772,48 @@ def test_versions_outside_the_tested_range_are_refused(monkeypatch) -> None:
         deterministic(v2.RandomRotation(5), seed=0)
 
 
+_HIDE = """
+import sys, importlib.abc, importlib.metadata as md
+hidden, version = sys.argv[1].split(","), sys.argv[2] or None
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name in hidden:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Hide())
+real = md.version
+def fake(dist):
+    if dist != "torchvision":
+        return real(dist)
+    if version is None:
+        raise md.PackageNotFoundError(dist)
+    return version
+md.version = fake
+try:
+    import dpa.integrations.torchvision
+except ImportError as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.parametrize(
+    "hidden, version, expected",
+    [
+        ("torchvision", "", "needs the 'torchvision' distribution"),
+        ("torchvision.transforms.v2", "0.14.1", "supports torchvision >=0.21,<0.30 (tested with 0.29.1); found 0.14.1"),
+    ],
+    ids=["missing", "too-old-to-import"],
+)
+def test_importing_the_adapter_without_a_usable_torchvision_says_which_is_needed(hidden, version, expected) -> None:
+    """The adapter imports torchvision's v2 API at import time: a missing or old torchvision is the version error,
+    not a bare ModuleNotFoundError from inside the adapter (in a subprocess, with the library hidden)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _HIDE, hidden, version], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("UnsupportedVersionError") and expected in out.stdout, out.stdout
+
+
 @pytest.mark.parametrize("module", ["dpa.integrations.torchvision", "dpa.integrations.torchvision._geometry"])
 def test_docstring_examples(module) -> None:
     import doctest

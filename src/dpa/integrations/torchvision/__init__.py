@@ -41,8 +41,16 @@ from dpa import AugmentationConfig, sample_id_from_key
 from dpa.integrations._common import UnsupportedTransformError
 from dpa.integrations._version import UnsupportedVersionError, require_version
 
-from ._pipeline import DETERMINISTIC, SUPPORTED, Node, build, values_of
-from ._rules import Call
+_RANGE = dict(low="0.21", high="0.30", tested="0.29.1", module="torchvision")
+
+try:
+    from ._pipeline import DETERMINISTIC, SUPPORTED, Node, build, values_of
+    from ._rules import Call
+except ImportError:
+    # torchvision's v2 API is imported now: a missing or older torchvision is the version error, not a bare
+    # ImportError from inside the adapter.
+    require_version("torchvision", **_RANGE)
+    raise
 
 __all__ = [
     "deterministic", "DeterministicTransform", "UnsupportedTransformError", "UnsupportedVersionError", "SUPPORTED",
@@ -157,7 +165,7 @@ def deterministic(
             or an invalid seed.
         TypeError: a seed that is not an int.
     """
-    require_version("torchvision", "0.21", "0.30", tested="0.29.1", module="torchvision")
+    require_version("torchvision", **_RANGE)
     if isinstance(passthrough, (str, bytes)) or not isinstance(passthrough, Sequence):
         raise TypeError(f"passthrough must be a list of transforms or classes; got {type(passthrough).__name__}")
     values_of(None, 0, seed, 0)  # refuses a bad seed now, not at the first sample
