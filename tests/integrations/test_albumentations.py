@@ -327,6 +327,15 @@ def test_bad_calls_are_refused(image):
         deterministic(Al.Compose([flip, Al.Rotate(), flip]), seed=0)
 
 
+@pytest.mark.parametrize("make, name", [
+    (lambda: Al.Compose([Al.HorizontalFlip(), Al.Rotate(limit=1e308)]), "Rotate"),
+    (lambda: Al.Affine(rotate=(-1e308, 1e308)), "Affine"),
+])
+def test_hyperparameters_dpa_cannot_draw_name_the_transform(make, name):
+    with pytest.raises(ValueError, match=f"^{name}( \\([^)]*\\))?: its hyperparameters cannot be a dpa config: "):
+        deterministic(make(), seed=0)
+
+
 def test_untested_versions_and_albumentationsx_are_refused(monkeypatch):
     from importlib import metadata
 

@@ -382,6 +382,15 @@ def test_the_same_augmentation_object_twice_is_refused(where):
     deterministic(K.AugmentationSequential(aff, K.RandomAffine(30.0, p=1.0)), seed=0)  # two instances are fine
 
 
+@pytest.mark.parametrize("make, name", [
+    (lambda: K.RandomHorizontalFlip(p=float("nan")), "RandomHorizontalFlip"),
+    (lambda: K.AugmentationSequential(K.RandomAffine(10.0), K.RandomAffine(10.0, p=float("inf"))), "RandomAffine"),
+])
+def test_hyperparameters_dpa_cannot_draw_name_the_transform(make, name):
+    with pytest.raises(ValueError, match=f"^{name}( \\([^)]*\\))?: its hyperparameters cannot be a dpa config: "):
+        deterministic(make(), seed=0)
+
+
 def test_deterministic_modules_pass_through(images):
     aug = K.AugmentationSequential(
         kornia.filters.GaussianBlur2d((3, 3), (1.0, 1.0)), K.Normalize(0.5, 0.5), K.Resize((12, 14)), K.RandomHorizontalFlip()

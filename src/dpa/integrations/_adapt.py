@@ -8,7 +8,7 @@ from typing import Any, Callable, Mapping
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.keys import stream_key
 
-__all__ = ["HandlerTable", "NoiseSeeds", "add_fields", "check_names_used"]
+__all__ = ["HandlerTable", "NoiseSeeds", "add_fields", "check_names_used", "specs_of"]
 
 
 class HandlerTable:
@@ -52,6 +52,17 @@ class HandlerTable:
             if parent is not None:
                 why = f"a subclass of {parent}; dpa drives the exact class only"
         raise UnsupportedTransformError(obj, self.library, self.supported_names(), why)
+
+
+def specs_of(t: Any, make: Callable[[], Mapping[str, Any]]) -> dict[str, Any]:
+    """``make()``, the specs of transform ``t``; a hyperparameter dpa cannot draw (an infinite or NaN bound,
+    a range whose width overflows) is a ValueError that names the transform. A refusal passes as it is."""
+    try:
+        return dict(make())
+    except UnsupportedTransformError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{type(t).__name__}: its hyperparameters cannot be a dpa config: {exc}") from exc
 
 
 def add_fields(prefix: str, fields: Mapping[str, Any], specs: dict[str, Any]) -> dict[str, str]:

@@ -39,7 +39,7 @@ from dpa import sample_id_from_key
 from dpa.composite import PermutationSpec
 from dpa.config import AugmentationConfig
 from dpa.generate import gen_augmentation_params
-from dpa.integrations._adapt import NoiseSeeds, add_fields, check_names_used
+from dpa.integrations._adapt import NoiseSeeds, add_fields, check_names_used, specs_of
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.integrations._version import UnsupportedVersionError, require_version
 from dpa.keys import check_epoch, check_sample_id, check_seed
@@ -161,7 +161,7 @@ def _walk(
         node = _Node(kind, copy_of(t), prefix=prefix())
         children_forced = kind in ("oneof", "oneorother")
         node.children = [_walk(c, copy_of, namer, specs, seeds, children_forced, seen) for c in t.transforms]
-        node.outputs = add_fields(node.prefix, _container_fields(t, kind, forced), specs)
+        node.outputs = add_fields(node.prefix, specs_of(t, lambda: _container_fields(t, kind, forced)), specs)
         return node
     handler = TABLE.handler_for(t)
     if handler is None:
@@ -173,9 +173,13 @@ def _walk(
     if cls in DETERMINISTIC and (t.p >= 1.0 or forced):
         return _Node("leaf", copy_of(t), handler=handler)
     node = _Node("leaf", copy_of(t), prefix=prefix(), handler=handler)
-    fields = dict(handler.fields(t))
-    if not forced:
-        fields["apply"] = BernoulliSpec(p=min(max(float(t.p), 0.0), 1.0))
+    def own() -> dict[str, Any]:
+        fields = dict(handler.fields(t))
+        if not forced:
+            fields["apply"] = BernoulliSpec(p=min(max(float(t.p), 0.0), 1.0))
+        return fields
+
+    fields = specs_of(t, own)
     node.outputs = add_fields(node.prefix, fields, specs)
     if handler.noisy:
         node.noise_seed = seeds.add(node.prefix)

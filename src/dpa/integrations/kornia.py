@@ -36,7 +36,7 @@ import numpy as np
 from dpa import sample_id_from_key
 from dpa.config import AugmentationConfig
 from dpa.generate import as_sample_ids, gen_augmentation_batch
-from dpa.integrations._adapt import NoiseSeeds, add_fields, check_names_used
+from dpa.integrations._adapt import NoiseSeeds, add_fields, check_names_used, specs_of
 from dpa.integrations._common import ParamNamer, UnsupportedTransformError
 from dpa.integrations._version import UnsupportedVersionError, require_version
 from dpa.keys import check_epoch, check_seed
@@ -156,7 +156,8 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
         TABLE.refuse(module, "same_on_batch=True shares one draw across the batch")
     prefix = namer.prefix(module)
     leaf = _Leaf(name, copy_of(module), handler, prefix, gated=p < 1.0)
-    leaf.outputs = add_fields(prefix, {**handler.fields(module), "apply": BernoulliSpec(p=p)}, specs)
+    fields = specs_of(module, lambda: {**handler.fields(module), "apply": BernoulliSpec(p=p)})
+    leaf.outputs = add_fields(prefix, fields, specs)
     if handler.noisy:
         leaf.noise_seed = seeds.add(prefix)
     handler.prepare(leaf.module)
