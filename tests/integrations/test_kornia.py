@@ -380,6 +380,8 @@ def test_the_same_augmentation_object_twice_is_refused(where):
     with pytest.raises(ValueError, match="same RandomAffine object appears twice"):
         deterministic(aug, seed=0)
     deterministic(K.AugmentationSequential(aff, K.RandomAffine(30.0, p=1.0)), seed=0)  # two instances are fine
+    blur = kornia.filters.GaussianBlur2d((3, 3), (1.0, 1.0))  # so is a module that draws nothing, in two sequences
+    deterministic(K.AugmentationSequential(K.ImageSequential(blur, aff), K.ImageSequential(blur)), seed=0)
 
 
 @pytest.mark.parametrize("make, name", [

@@ -111,13 +111,12 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
     seed = check_seed(seed)
     if not isinstance(aug, torch.nn.Module):
         raise TypeError(f"aug must be a kornia augmentation module or sequence; got {type(aug).__name__}")
-    _refuse_repeats(aug)
     memo: dict[int, Any] = {}
     clone = copy.deepcopy(aug, memo)
     namer = ParamNamer(names)
     specs: dict[str, Any] = {}
     seeds = NoiseSeeds(seed)
-    root = _walk(aug, "", lambda m: memo[id(m)], namer, specs, seeds)
+    root = _walk(aug, "", lambda m: memo[id(m)], namer, specs, seeds, set())
     if isinstance(root, _Plain):
         raise TypeError(
             f"aug must be a kornia augmentation or an AugmentationSequential / ImageSequential; got "
@@ -128,8 +127,10 @@ def deterministic(aug: Any, *, seed: int, names: Mapping[Any, str] | None = None
     return DeterministicKornia(clone, root, config, seed, seeds)
 
 
-def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], seeds: NoiseSeeds) -> Any:
-    """The node of ``module`` (pointing at dpa's copy), its specs added to ``specs``."""
+def _walk(
+    module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[str, Any], seeds: NoiseSeeds, seen: set[int]
+) -> Any:
+    """The node of ``module`` (pointing at dpa's copy), its specs added to ``specs``; ``seen``: the random leaves so far."""
     import kornia.augmentation as K
 
     from dpa.integrations._kornia_ops import DETERMINISTIC, TABLE
@@ -139,7 +140,12 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
             TABLE.refuse(module, "dpa walks AugmentationSequential and ImageSequential containers only")
         if module.random_apply is not False:
             TABLE.refuse(module, f"random_apply={module.random_apply!r} draws one sequence of transforms per batch")
-        children = [_walk(child, n, copy_of, namer, specs, seeds) for n, child in module.named_children()]
+        here: set[int] = set()
+        for kid in (m for m in module._modules.values() if m is not None):
+            if id(kid) in here:  # named_children() below, like kornia's forward, would skip it silently
+                _refuse_repeat(kid, "kornia runs a repeat within one sequence only once")
+            here.add(id(kid))
+        children = [_walk(child, n, copy_of, namer, specs, seeds, seen) for n, child in module.named_children()]
         return _Seq(name, copy_of(module), children)
     if isinstance(module, K.MixAugmentationBaseV2):
         TABLE.refuse(module, "it mixes the samples of a batch, so a sample's result depends on the others")
@@ -154,6 +160,9 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
         return _Leaf(name, copy_of(module), handler, None)
     if module.same_on_batch and cls not in DETERMINISTIC:
         TABLE.refuse(module, "same_on_batch=True shares one draw across the batch")
+    if id(module) in seen:
+        _refuse_repeat(module, "one name would give both places the same values, where kornia draws each afresh")
+    seen.add(id(module))
     prefix = namer.prefix(module)
     leaf = _Leaf(name, copy_of(module), handler, prefix, gated=p < 1.0)
     fields = specs_of(module, lambda: {**handler.fields(module), "apply": BernoulliSpec(p=p)})
@@ -164,30 +173,11 @@ def _walk(module: Any, name: str, copy_of: Any, namer: ParamNamer, specs: dict[s
     return leaf
 
 
-def _refuse_repeats(aug: Any) -> None:
-    """Refuse a module object that appears twice in the pipeline's sequences.
-
-    One object has one name, so both places would get the same values where
-    kornia draws each afresh (two sequences); within one sequence kornia
-    itself runs it once (``named_children`` skips a repeat), silently.
-    """
-    import kornia.augmentation as K
-
-    seen: set[int] = set()
-    stack = [aug]
-    while stack:
-        module = stack.pop()
-        if module is None:
-            continue
-        if id(module) in seen:
-            raise ValueError(
-                f"the same {type(module).__name__} object appears twice in the pipeline: one name would give both "
-                f"places the same values (and kornia runs a repeat within one sequence only once). Use two "
-                f"instances (copy.deepcopy(t)) to draw them independently."
-            )
-        seen.add(id(module))
-        if isinstance(module, K.container.ImageSequentialBase):
-            stack.extend(module._modules.values())
+def _refuse_repeat(module: Any, why: str) -> None:
+    raise ValueError(
+        f"the same {type(module).__name__} object appears twice in the pipeline: {why}. Use two instances "
+        f"(copy.deepcopy(t)) to draw them independently."
+    )
 
 
 def _is_plain(module: Any) -> bool:
