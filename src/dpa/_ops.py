@@ -60,9 +60,18 @@ class NumpyOps:
     @staticmethod
     def to_int(x: np.ndarray) -> np.ndarray:
         return x.astype(np.int64)
-    minimum = staticmethod(np.minimum)
-    maximum = staticmethod(np.maximum)
     abs = staticmethod(np.abs)
+
+    # ``b if b < a else a``, as Python's min, the C kernel's dmin and the
+    # Triton kernel: np.minimum/np.maximum keep the *second* of two equal
+    # operands, which differs on signed zeros (np.maximum(-0.0, 0.0) is 0.0).
+    @staticmethod
+    def minimum(a: Any, b: Any) -> Any:
+        return np.where(b < a, b, a)
+
+    @staticmethod
+    def maximum(a: Any, b: Any) -> Any:
+        return np.where(b > a, b, a)
 
     @staticmethod
     def frexp(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

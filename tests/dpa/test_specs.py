@@ -459,3 +459,19 @@ def test_whatever_is_accepted_gives_finite_values_in_range_on_every_path(specs: 
     outs = paths_agree(cfg, seed, epoch, diff_ids(2000), n_scalar=20)
     for name, spec in cfg.items():
         check_in_range(spec, outs, name)
+
+
+def test_clamps_keep_the_first_of_equal_signed_zeros_on_every_path() -> None:
+    """min/max return their first operand when the two are equal (SPEC section 4), signed zeros included.
+
+    A truncated normal whose mean is -0.0 and whose range is [0.0, tiny] in
+    units of its std draws z = -0.0 and returns max(min(-0.0, high), 0.0):
+    -0.0 on the C, torch, Triton and Python paths; numpy's own ``maximum``
+    returned 0.0 (it keeps the second of equal operands).
+    """
+    spec = {"kind": "truncated_normal", "mean": -0.0, "std": 3e10, "low": 0.0, "high": 2.0**-511}
+    mirrored = {"kind": "truncated_normal", "mean": 0.0, "std": 3e10, "low": -(2.0**-511), "high": -0.0}
+    cfg = AugmentationConfig({"tn": spec, "tn_mirrored": mirrored})
+    outs = paths_agree(cfg, 0, 0, diff_ids(200))
+    assert (bits(outs["tn"]) == bits(np.array([-0.0]))).all()
+    assert (bits(outs["tn_mirrored"]) == bits(np.array([0.0]))).all()
