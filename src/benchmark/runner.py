@@ -57,6 +57,17 @@ class BenchmarkConfig:
             raise ValueError(f"BenchmarkConfig.backend must be 'numpy' or 'torch'; got {self.backend!r}")
         if self.device is not None and self.backend != "torch":
             raise ValueError(f"BenchmarkConfig.device={self.device!r} needs backend='torch'")
+        object.__setattr__(self, "seed", validate.seed(self.seed, "BenchmarkConfig.seed"))
+        for name in ("measure_memory", "measure_cpu"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"BenchmarkConfig.{name} must be True or False; got {getattr(self, name)!r}")
+        if self.backend == "torch":
+            # Checked here as gen_augmentation_batch checks it, not half-way through a run.
+            try:
+                import torch  # noqa: F401
+            except ImportError:
+                raise ValueError("BenchmarkConfig.backend='torch' needs PyTorch: pip install 'dpa[torch]'") from None
+            validate.torch_device(self.device)
 
 
 def _check_n(n: Any) -> int:
@@ -165,8 +176,7 @@ class BenchmarkRunner:
         rank's finish; one process per rank, each single-threaded.
         """
         n = _check_n(n)
-        if isinstance(world_size, bool) or not isinstance(world_size, int) or world_size < 1:
-            raise ValueError(f"world_size must be an integer >= 1; got {world_size!r}")
+        world_size = validate.integer(world_size, "world_size", 1)
         ctx = mp.get_context("spawn")
         cfg_dict = config.to_dict()
         times = []

@@ -47,7 +47,7 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None, rng: st
 
 
 def check_rank(rank: Any, world_size: Any) -> tuple[int, int]:
-    """Validate ``(rank, world_size)``: ``world_size >= 1`` and ``0 <= rank < world_size``."""
+    """Validate ``(rank, world_size)``: ``1 <= world_size < 2**64`` and ``0 <= rank < world_size``."""
     return validate.rank_world_size(rank, world_size)
 
 
@@ -56,7 +56,7 @@ class DistributedRangeSplitter:
 
     Args:
         num_samples: one past the last id (the dataset length), in ``[0, 2**64]``.
-        world_size: number of ranks, >= 1.
+        world_size: number of ranks, in [1, 2**64).
         mode: ``"strided"`` (DistributedSampler's order) or ``"contiguous"``.
         drop_last: leave out the remainder so all ranks take ``n // W``.
         pad: wrap around so all ranks take ``ceil(n / W)``, marking duplicates.
@@ -83,7 +83,7 @@ class DistributedRangeSplitter:
         start: int = 0,
     ) -> None:
         self.num_samples = _check_int("num_samples", num_samples, 0, _ID_END + 1, "in [0, 2**64]")
-        self.world_size = _check_int("world_size", world_size, 1)
+        self.world_size = _check_int("world_size", world_size, 1, _ID_END, "in [1, 2**64)")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}; got {mode!r}")
         if drop_last and pad:
@@ -165,7 +165,7 @@ class DistributedRangeSplitter:
             pos = self._positions(local, rank)
             if self.pad and self.total:
                 # DistributedSampler pads by repeating the id list from its start.
-                pos = self._wrap(pos)
+                pos = self._wrap_strided(pos, local, rank)
         else:
             # Padding slots, taken rank by rank, repeat the ids from 0 like
             # DistributedSampler's wrap-around: a short rank r (r >= n % W)
@@ -184,6 +184,18 @@ class DistributedRangeSplitter:
         if self.total >= 1 << 64:
             return pos
         return pos % np.uint64(max(self.total, 1))
+
+    def _wrap_strided(self, pos: np.ndarray, local: np.ndarray, rank: int) -> np.ndarray:
+        """:meth:`_wrap` for strided positions ``local * W + rank``, which pass 2**64 when the
+        number of ids is just below it: uint64 wrapped those to ``P - 2**64``, and the id
+        they repeat is ``P - total``, below ``W``."""
+        wrapped = self._wrap(pos)
+        first_over = -(-((1 << 64) - rank) // self.world_size)  # the first local whose position passes 2**64
+        if self.total < 1 << 64 and first_over < 1 << 64:
+            over = local >= np.uint64(first_over)
+            if over.any():
+                wrapped = np.where(over, pos + np.uint64((1 << 64) - self.total), wrapped)
+        return wrapped
 
     def indices(self, rank: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Global ids (uint64) of ``rank``'s samples ``start .. stop - 1`` (all by default), in order."""

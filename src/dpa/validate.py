@@ -164,8 +164,8 @@ def start(value: Any, stop: int | float, name: str = "start", *, text: str | Non
 
 
 def rank_world_size(rank: Any, world_size: Any) -> tuple[int, int]:
-    """``(rank, world_size)`` with ``world_size >= 1`` and ``0 <= rank < world_size``."""
-    world_size = integer(world_size, "world_size", 1)
+    """``(rank, world_size)`` with ``1 <= world_size < 2**64`` and ``0 <= rank < world_size``."""
+    world_size = integer(world_size, "world_size", 1, MAX_U64, text="in [1, 2**64)")
     rank = integer(rank, "rank", 0, world_size - 1, text=f"in [0, world_size={world_size})")
     return rank, world_size
 

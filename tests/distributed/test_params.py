@@ -132,7 +132,7 @@ def test_bad_checkpoints() -> None:
     [
         ({"rank": 3, "world_size": 3}, ValueError, "rank must be in [0, world_size=3); got 3"),
         ({"rank": -1, "world_size": 3}, ValueError, "rank must be in [0, world_size=3); got -1"),
-        ({"rank": 0, "world_size": 0}, ValueError, "world_size must be >= 1; got 0"),
+        ({"rank": 0, "world_size": 0}, ValueError, "world_size must be in [1, 2**64); got 0"),
         ({"num_samples": -5}, ValueError, "num_samples must be in [0, 2**64]"),
         ({"num_samples": float("inf")}, ValueError, "num_samples must be finite"),
         ({"chunk_size": 0}, ValueError, "chunk_size must be >= 1; got 0"),

@@ -147,7 +147,7 @@ def test_validate_ranges_names_gaps_and_overlaps() -> None:
 @pytest.mark.parametrize(
     "args, kwargs, exc, fragment",
     [
-        ((10, 0), {}, ValueError, "world_size must be >= 1; got 0"),
+        ((10, 0), {}, ValueError, "world_size must be in [1, 2**64); got 0"),
         ((10, 2.0), {}, TypeError, "world_size must be an integer"),
         ((-1, 2), {}, ValueError, "num_samples must be in [0, 2**64]; got -1"),
         ((10, 2), {"mode": "blocks"}, ValueError, "mode must be one of ['strided', 'contiguous']; got 'blocks'"),
@@ -194,3 +194,20 @@ def test_every_one_of_the_2_64_ids(mode: str, pad: bool) -> None:
             want = [start + k if k < real else (k - real + max(rank - extra, 0)) % n for k in range(lo, count)]
         assert ids == want
         assert padding == [k >= real for k in range(lo, count)]
+
+
+@pytest.mark.parametrize("n, w, start", [(2**64 - 1, 7, 0), (2**64 - 2, 5, 0), (2**64 - 1, 2**63 + 3, 0), (2**64 - 1, 7, 10)])
+def test_padding_wraps_exactly_just_below_2_64_ids(n: int, w: int, start: int) -> None:
+    """Padded positions past 2**64 repeat id ``position - n``, as DistributedSampler's list does.
+
+    With n < 2**64 the last padded positions k * w + rank exceed 2**64: they
+    wrapped in uint64 first and were then taken modulo n, one id short.
+    """
+    s = DistributedRangeSplitter(n, w, pad=True, start=start)
+    total = n - start
+    count = s.num_samples_for(0)
+    for rank in sorted({0, 1, 2, w - 2, w - 1}):
+        lo = max(count - 3, 0)
+        ids = [int(x) for x in s.indices(rank, lo, count)]
+        assert ids == [start + (k * w + rank) % total for k in range(lo, count)], rank
+        assert [int(s.local_to_global(k, rank)) for k in range(lo, count)] == ids
