@@ -33,6 +33,7 @@ from typing import Any
 
 from dpa.config import AugmentationConfig
 from dpa.keys import check_epoch, check_seed
+from dpa import validate
 from dpa.validate import integer, load_json
 from dpa.version import STREAM_VERSION
 
@@ -64,8 +65,14 @@ class ElasticCheckpoint:
         _check_mode(self.mode)
         check_epoch(self.epoch)
         check_seed(self.seed)
-        for name in ("consumed", "num_samples"):
-            object.__setattr__(self, name, integer(getattr(self, name), name, 0))
+        object.__setattr__(self, "num_samples", validate.num_samples(self.num_samples, allow_inf=False))
+        object.__setattr__(self, "consumed", integer(self.consumed, "consumed", 0))
+        object.__setattr__(self, "stream_version", integer(self.stream_version, "stream_version", 1))
+        if not isinstance(self.fingerprint, str):
+            raise TypeError(
+                f"fingerprint must be a str (AugmentationConfig.fingerprint()); got {self.fingerprint!r} "
+                f"of type {type(self.fingerprint).__name__}"
+            )
         if self.consumed > self.num_samples:
             raise ValueError(f"consumed must be in [0, num_samples={self.num_samples}]; got {self.consumed}")
 
@@ -88,9 +95,14 @@ class ElasticCheckpoint:
         ``"strided"`` can be checkpointed this way.
 
         Raises:
-            ValueError: ``mode`` is not ``"strided"``, or ``steps < 0``.
+            ValueError: ``mode`` is not ``"strided"``, ``steps < 0``, ``world_size``
+                outside ``[1, 2**64)``, ``start`` outside ``[0, num_samples]``.
+            TypeError: any of the numbers is not an integer.
         """
         _check_mode(mode)
+        num_samples = validate.num_samples(num_samples, allow_inf=False)
+        world_size = integer(world_size, "world_size", 1, validate.MAX_U64, text="in [1, 2**64)")
+        start = validate.start(start, num_samples)
         steps = integer(steps, "steps", 0)
         consumed = min(start + steps * world_size, num_samples)
         return cls(epoch=epoch, consumed=consumed, num_samples=num_samples, fingerprint=config.fingerprint(), seed=seed)
@@ -129,6 +141,9 @@ class ElasticCheckpoint:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown checkpoint field(s) {unknown}; valid: {sorted(known)}")
+        missing = [f for f in ("epoch", "consumed", "num_samples", "fingerprint") if f not in data]
+        if missing:
+            raise ValueError(f"checkpoint is missing field(s) {missing}")
         return cls(**data)
 
     def to_json(self) -> str:
