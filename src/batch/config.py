@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +29,14 @@ def _positive_int(name: str, value: Any) -> int:
 def _positive_float(name: str, value: Any, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"BatchConfig.{name} must be a number > 0; got {value!r}")
-    value = float(value)
+    raw = value
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the largest double
+        value = math.inf
+    if math.isinf(value):
+        shown = f"an integer of {len(str(abs(raw)))} digits" if isinstance(raw, numbers.Integral) else repr(raw)
+        raise ValueError(f"BatchConfig.{name} must be finite (a number > 0); got {shown}")
     if not value > 0 or value != value or (high is not None and value > high):
         rng = f"in (0, {high}]" if high is not None else "> 0"
         raise ValueError(f"BatchConfig.{name} must be {rng}; got {value}")

@@ -171,9 +171,11 @@ def noise_field(
         A float64 tensor of ``shape``.
 
     Raises:
-        ValueError: a field too large, ids not one per sample, a negative or
-            non-integer dimension, a device without data (such as "meta"), an
-            invalid seed, epoch or name.
+        ValueError: a field too large, ids not one per sample, a shape without
+            a batch dimension, a negative dimension, a device without data
+            (such as "meta"), an invalid seed, epoch or name.
+        TypeError: a shape that is not a sequence, a dimension that is not an
+            integer, a seed or epoch that is not an integer.
 
     >>> noise_field((2, 1, 2, 2), [7, 8], seed=1)[1].equal(noise_field((1, 1, 2, 2), [8], seed=1)[0])
     True
@@ -184,7 +186,13 @@ def noise_field(
 
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string; got {name!r}")
-    dims = [validate.integer(d, f"shape[{k}]", 0) for k, d in enumerate(shape)]
+    try:
+        items = list(shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints (B, ...); got {shape!r} of type {type(shape).__name__}") from None
+    dims = [validate.integer(d, f"shape[{k}]", 0) for k, d in enumerate(items)]
+    if not dims:
+        raise ValueError(f"shape must be (B, ...) with a batch dimension; got {tuple(items)}")
     n = dims[0]
     per = int(math.prod(dims[1:]))
     words = (per + 1) // 2
@@ -200,8 +208,8 @@ def noise_field(
         # numpy's kernels give the same bits (tested) and, in chunks, keep the
         # float64 temporaries in cache instead of page-faulting them.
         z = _noise_numpy(ids.numpy().view(np.uint64), per, key, e)
-        return torch.from_numpy(z).reshape(tuple(shape))
-    return _noise_torch(ids, per, key, e).t().reshape(tuple(shape))
+        return torch.from_numpy(z).reshape(tuple(dims))
+    return _noise_torch(ids, per, key, e).t().reshape(tuple(dims))
 
 
 def _noise_torch(ids: torch.Tensor, per: int, key: int, counter_base: int) -> torch.Tensor:

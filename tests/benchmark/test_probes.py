@@ -21,6 +21,7 @@ from dpa.benchmark import (
     measure_time,
 )
 from dpa.benchmark.peers import dpa_peer
+from tests.conftest import requires_torch
 
 
 # No assertion here depends on how busy the machine is: a sleep lasts *at least*
@@ -101,6 +102,13 @@ def test_runner_cases() -> None:
         ({"iterations": 1.5}, TypeError, "iterations must be an integer"),
         ({"backend": "jax"}, ValueError, "backend must be 'numpy' or 'torch'"),
         ({"device": "cuda"}, ValueError, "needs backend='torch'"),
+        # Checked when the config is made, as every other seed is (they failed at run time, or never).
+        ({"seed": 2.5}, TypeError, "BenchmarkConfig.seed must be an integer in [0, 2**64); got 2.5"),
+        ({"seed": -1}, ValueError, "BenchmarkConfig.seed must be in [0, 2**64); got -1"),
+        ({"seed": 2**64}, ValueError, "BenchmarkConfig.seed must be in [0, 2**64)"),
+        ({"measure_memory": "yes"}, TypeError, "BenchmarkConfig.measure_memory must be True or False; got 'yes'"),
+        pytest.param({"backend": "torch", "device": "meta"}, ValueError, "device must be a CPU or CUDA device; got 'meta'",
+                     marks=requires_torch),
     ],
 )
 def test_bad_benchmark_config(kwargs, exc, fragment) -> None:
