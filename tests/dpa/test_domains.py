@@ -115,3 +115,37 @@ def test_tiny_ranges_would_have_collapsed() -> None:
 def test_box_scale_limit_keeps_s_times_r_normal() -> None:
     s = domains.BOX_MIN_SCALE
     assert s * s == 2.0**-1022 and math.nextafter(s, 0.0) ** 2 < 2.0**-1022
+
+
+def test_values_may_be_subnormal_as_the_spec_says() -> None:
+    """SPEC 5.2: a normal with mean 0 and std 1e-300 gives subnormals for 76 draws around 2**31."""
+    spec = NormalSpec(mean=0.0, std=1e-300)
+    tiny = [d for d in range(2**31 - 64, 2**31 + 64) if 0 < abs(spec.scalar_values([d << 32])[0]) < 2.0**-1022]
+    assert len(tiny) == 76
+
+
+@requires_torch
+def test_presets_give_the_same_bits_with_subnormals_flushed() -> None:
+    """SPEC 5.2: the presets' values and intermediates stay normal, so FTZ/DAZ (torch.set_flush_denormal) changes nothing."""
+    import torch
+
+    import dpa
+    from dpa import generate
+
+    ids = np.random.default_rng(5).integers(0, 2**64, 20_000, dtype=np.uint64)
+    for name in dpa.preset_names():
+        cfg = dpa.get_preset(name)
+        generate._clear_plans()
+        want = {k: v.view(np.uint8).copy() for k, v in dpa.gen_augmentation_batch(ids, cfg).items()}
+        if not torch.set_flush_denormal(True):
+            pytest.skip("this CPU cannot flush subnormals")
+        try:
+            generate._clear_plans()
+            got = {k: v.view(np.uint8).copy() for k, v in dpa.gen_augmentation_batch(ids, cfg).items()}
+            one = dpa.gen_augmentation_params(int(ids[0]), cfg)
+        finally:
+            torch.set_flush_denormal(False)
+            generate._clear_plans()
+        assert all(np.array_equal(got[k], want[k]) for k in want), name
+        batch = dpa.gen_augmentation_batch(ids[:1], cfg)
+        assert all(np.array([v]).astype(batch[k].dtype).tobytes() == batch[k].tobytes() for k, v in one.items()), name
