@@ -94,7 +94,7 @@ def test_verify_in_small_chunks_reports_progress(tmp_path) -> None:
     seen: list[int] = []
     result = verify_params(out, chunk_size=300, progress=seen.append)
     assert result.ok and seen == [300, 600, 900, 1000]
-    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"chunk_size must be >= 1; got 0"):
         verify_params(out, chunk_size=0)
 
 

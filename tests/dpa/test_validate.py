@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import tempfile
 
 import numpy as np
 import pytest
@@ -17,9 +19,15 @@ from dpa.distributed import (
     stream_distributed_augmentation_chain,
     stream_distributed_augmentation_chunks,
 )
+from dpa.store import verify_params, write_params
 from tests.conftest import HAS_TORCH
 
 CFG = dpa.get_preset("mild")
+
+
+@functools.lru_cache(maxsize=None)
+def _stored() -> str:
+    return str(write_params(tempfile.mkdtemp() + "/o", CFG, 3))
 
 
 def _consume(it) -> None:
@@ -35,6 +43,8 @@ CHUNK_SIZE_TAKERS = {
     "stream_distributed_augmentation_chain": lambda c: _consume(stream_distributed_augmentation_chain(10, 0, 2, CFG, chunk_size=c)),
     "BenchmarkConfig": lambda c: BenchmarkConfig(chunk_size=c),
     "BatchConfig": lambda c: BatchConfig(batch_size=c, max_batch_size=max(8, c if isinstance(c, int) else 8)),
+    "write_params": lambda c: write_params(tempfile.mkdtemp() + "/o", CFG, 3, chunk_size=c),
+    "verify_params": lambda c: verify_params(_stored(), chunk_size=c),
 }
 if HAS_TORCH:
     from dpa.data import AugmentedDataset, AugmentedIterableDataset
@@ -81,6 +91,7 @@ SEED_TAKERS = {
     "stream_augmentation_chunks": lambda s: dpa.stream_augmentation_chunks(10, CFG, seed=s),
     "stream_distributed_augmentation_chunks": lambda s: stream_distributed_augmentation_chunks(10, 0, 1, CFG, seed=s),
     "ElasticCheckpoint": lambda s: ElasticCheckpoint(epoch=0, consumed=0, num_samples=1, fingerprint="f", seed=s),
+    "write_params": lambda s: write_params(tempfile.mkdtemp() + "/o", CFG, 3, seed=s),
 }
 if HAS_TORCH:
     SEED_TAKERS["AugmentedDataset"] = lambda s: AugmentedDataset([1], CFG, seed=s)
@@ -98,6 +109,7 @@ def test_seeds_and_epochs_are_checked_alike_everywhere(entry: str, arg: str) -> 
             "stream_distributed_augmentation_chunks": lambda e: stream_distributed_augmentation_chunks(10, 0, 1, CFG, epoch=e),
             "ElasticCheckpoint": lambda e: ElasticCheckpoint(epoch=e, consumed=0, num_samples=1, fingerprint="f"),
             "AugmentedDataset": lambda e: AugmentedDataset([1], CFG, epoch=e),
+            "write_params": lambda e: write_params(tempfile.mkdtemp() + "/o", CFG, 3, epoch=e),
         }[entry]
     take(3)
     take(np.uint32(3))
@@ -120,6 +132,8 @@ def test_counts_positions_and_ranks_refuse_floats_everywhere() -> None:
         lambda: DistributedRangeSplitter(10, 2).indices(1.0),
         lambda: ElasticCheckpoint(epoch=0, consumed=1, num_samples=4.0, fingerprint="f"),
         lambda: ElasticCheckpoint.from_progress(CFG, 10, 2, steps=1.0),
+        lambda: write_params(tempfile.mkdtemp() + "/o", CFG, 3.0),
+        lambda: write_params(tempfile.mkdtemp() + "/o", CFG, 3, start=1.0),
     ]
     for call in cases:
         with pytest.raises(TypeError, match="must be an integer"):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from dpa import validate
 from dpa.store.errors import DamagedOutputError, NotAnOutputError
 from dpa.store.layout import METADATA, Layout, check_metadata, load_json
 from dpa.store.npyfile import describe_header, first_difference, npy_header, pread_exact
@@ -156,8 +157,7 @@ def verify_params(
         OSError: a file cannot be read.
     """
     directory = Path(directory)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an integer >= 1; got {chunk_size!r}")
+    chunk_size = validate.count(chunk_size, "chunk_size")
     try:
         layout = layout_of(read_metadata(directory))
         check_files(directory, layout)

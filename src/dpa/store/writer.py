@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import json
-import numbers
 import os
 import stat
 import time
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dpa import validate
 from dpa.config import AugmentationConfig
 from dpa.keys import MAX_SAMPLE_ID, check_epoch, check_sample_id, check_seed
 from dpa.store.errors import (
@@ -107,11 +107,7 @@ class StoreNote:
 
 
 def _check_count(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {low}; got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}; got {value}")
-    return int(value)
+    return validate.integer(value, name, low)  # the rule every entry point uses (0-d tensors too)
 
 
 def write_params(
