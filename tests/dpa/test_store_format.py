@@ -111,3 +111,19 @@ def test_sibling_names() -> None:
     assert (paths.partial.name, paths.lock.name, paths.old.name, paths.trash.name) == (
         "run1.partial", "run1.dpa-lock", "run1.dpa-old", "run1.dpa-trash")
     assert [p.name for p in (paths.partial, paths.lock, paths.old, paths.trash)] == ["run1" + s for s in SIBLINGS]
+
+
+def test_outputs_that_differ_only_in_case_are_refused(tmp_path, capsys) -> None:
+    """Rot.npy and rot.npy are one file on macOS and Windows: the second output would overwrite the first."""
+    from dpa.cli import main
+
+    cfg = dpa.AugmentationConfig.from_dict({"Rot": {"kind": "uniform", "low": 0, "high": 1}, "rot": {"kind": "bernoulli"}})
+    with pytest.raises(ValueError, match="outputs 'Rot' and 'rot' differ only in case"):
+        write_params(tmp_path / "o", cfg, 5)
+    crop = dpa.AugmentationConfig.from_dict({"crop": {"kind": "resized_crop"}, "CROP_W": {"kind": "bernoulli"}})
+    with pytest.raises(ValueError, match="outputs 'crop_w' and 'CROP_W' differ only in case"):
+        write_params(tmp_path / "o", crop, 5)
+    (tmp_path / "case.json").write_text(cfg.to_json())
+    assert main(["generate", "--config", str(tmp_path / "case.json"), "-n", "5", "--out", str(tmp_path / "o")]) == 2
+    assert "differ only in case" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.json"]  # nothing written

@@ -137,10 +137,23 @@ def metadata_bytes(meta: dict[str, Any]) -> bytes:
     return (json.dumps(meta, indent=2) + "\n").encode("utf-8")
 
 
+def _check_file_names(config: AugmentationConfig) -> None:
+    """Refuse outputs whose file names differ only in case: one file on macOS's and Windows' file systems."""
+    seen: dict[str, str] = {}
+    for name in config.output_names:
+        other = seen.setdefault(name.lower(), name)  # names are ASCII (dpa.validate.param_name)
+        if other != name:
+            raise ValueError(
+                f"outputs {other!r} and {name!r} differ only in case: their files {other}.npy and {name}.npy "
+                f"would be one file on a case-insensitive file system (macOS, Windows); rename one of them"
+            )
+
+
 class Layout:
     """What one ``write_params`` call produces: its metadata (and bytes) and its files."""
 
     def __init__(self, config: AugmentationConfig, num_samples: int, seed: int, epoch: int, start: int) -> None:
+        _check_file_names(config)
         self.config = config
         self.num_samples = num_samples
         self.seed, self.epoch, self.start = seed, epoch, start
