@@ -66,6 +66,9 @@ EDGES = {
     "tn_lo": {"kind": "truncated_normal", "mean": 0.0, "std": 1.0, "low": -30.0, "high": -29.0},
     "tn_narrow": {"kind": "truncated_normal", "mean": 0.0, "std": 1e-3, "low": 1e-9, "high": 2e-9},
     "tn_mid": {"kind": "truncated_normal", "mean": -0.0, "std": 1.0, "low": -0.5, "high": 0.5, "p": 0.5, "identity": -0.0},
+    # Clamps of equal signed zeros keep the first operand (SPEC section 4): -0.0 here, +0.0 mirrored.
+    "tn_zero": {"kind": "truncated_normal", "mean": -0.0, "std": 3e10, "low": 0.0, "high": 2.0**-511},
+    "tn_zero_m": {"kind": "truncated_normal", "mean": 0.0, "std": 3e10, "low": -(2.0**-511), "high": -0.0},
     # Normal with std 0 and a negative-zero mean; signed-zero identities; gates at both ends.
     "n_zero": {"kind": "normal", "mean": -0.0, "std": 0.0, "p": 1e-9, "identity": 1.0},
     "u_neg0": {"kind": "uniform", "low": -1.0, "high": 1.0, "p": 0.5, "identity": -0.0},
