@@ -26,6 +26,7 @@ import argparse
 import errno
 import json
 import os
+import re
 import stat
 import sys
 import textwrap
@@ -88,10 +89,14 @@ def _para(text: str) -> str:
     return textwrap.fill(" ".join(text.split()), width=78)
 
 
+_DECIMAL = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
 def _int_arg(low: int, high: int | None = None, name: str = "value") -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
-            value = int(text, 0)
+            # Decimal first: int("010", 0) refuses a leading zero; 0x/0o/0b prefixes still work.
+            value = int(text, 10) if _DECIMAL.fullmatch(text) else int(text, 0)
         except ValueError:
             shown = text if len(text) <= 40 else text[:37] + "..."
             raise argparse.ArgumentTypeError(f"{name} must be an integer; got {shown!r}") from None

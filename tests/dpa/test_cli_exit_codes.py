@@ -66,6 +66,8 @@ TABLE = [
     # 0: success
     ("generate", lambda t: [*GEN, "--out", str(t / "o")], 0, ""),
     ("generate -n 0", lambda t: ["generate", "--preset", "mild", "-n", "0", "--out", str(t / "o")], 0, ""),
+    ("generate -n 010 (a leading zero is decimal)", lambda t: ["generate", "--preset", "mild", "-n", "010", "--out", str(t / "o")], 0, ""),
+    ("ranges --seed-like 0x10", lambda t: ["ranges", "-n", "0x10", "-w", "3"], 0, ""),
     ("verify", lambda t: ["verify", str(made(t))], 0, ""),
     ("resume of a complete output", lambda t: [*GEN, "--out", str(made(t)), "--resume"], 0, ""),
     ("inspect", lambda t: ["inspect", "--preset", "mild", "--rows", "2"], 0, ""),
