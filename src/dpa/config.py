@@ -114,7 +114,10 @@ class AugmentationConfig(Mapping):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AugmentationConfig):
             return NotImplemented
-        return self._specs == other._specs
+        # The canonical JSON, as the fingerprint hashes it: specs' own == takes
+        # -0.0 for 0.0, though an identity of -0.0 gives other bits (and hash()
+        # follows the fingerprint, so equal configs must have equal ones).
+        return self._canonical == other._canonical
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
@@ -190,11 +193,12 @@ class AugmentationConfig(Mapping):
         return self._fingerprint
 
     @cached_property
+    def _canonical(self) -> str:
+        return json.dumps({"stream_version": STREAM_VERSION, "params": self.to_dict()}, sort_keys=True, separators=(",", ":"))
+
+    @cached_property
     def _fingerprint(self) -> str:
-        canonical = json.dumps(
-            {"stream_version": STREAM_VERSION, "params": self.to_dict()}, sort_keys=True, separators=(",", ":")
-        )
-        return f"{xxh64_bytes(canonical.encode('utf-8'), 0):016x}"
+        return f"{xxh64_bytes(self._canonical.encode('utf-8'), 0):016x}"
 
     # -- editing (returns new configs) ---------------------------------------
     def with_params(self, **specs: Spec | Mapping[str, Any]) -> "AugmentationConfig":

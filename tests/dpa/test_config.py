@@ -186,3 +186,15 @@ def test_outputs_come_in_the_callers_order_whatever_was_cached() -> None:
     f = AugmentationConfig({"c": {"kind": "choice", "values": [1.0, 2.0]}})
     assert type(dpa.gen_augmentation_params(0, i)["c"]) is int
     assert type(dpa.gen_augmentation_params(0, f)["c"]) is float
+
+
+def test_equal_configs_have_equal_hashes_and_the_same_values() -> None:
+    """Equality follows the fingerprint: an identity of -0.0 gives other bits than 0.0, so the configs differ."""
+    spec = {"kind": "uniform", "low": 0, "high": 1, "p": 0.5}
+    a = AugmentationConfig.from_dict({"u": {**spec, "identity": 0.0}, "b": {"kind": "bernoulli"}})
+    b = AugmentationConfig.from_dict({"u": {**spec, "identity": -0.0}, "b": {"kind": "bernoulli"}})
+    reordered = AugmentationConfig.from_dict({"b": {"kind": "bernoulli"}, "u": {**spec, "identity": 0.0}})
+    assert a != b and a.fingerprint() != b.fingerprint()
+    assert a == reordered and hash(a) == hash(reordered)  # order changes no value
+    for x, y in ((a, b), (a, reordered), (b, b)):
+        assert (x == y) == (hash(x) == hash(y) and x.fingerprint() == y.fingerprint())
