@@ -143,7 +143,25 @@ class AugmentationConfig(Mapping):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Mapping[str, Any]]) -> "AugmentationConfig":
-        """Inverse of :meth:`to_dict`."""
+        """A config from its dict form (the inverse of :meth:`to_dict`), checking every spec.
+
+        Args:
+            data: ``{name: spec dict}``, e.g. ``{"rot": {"kind": "uniform", "low": -15, "high": 15}}``.
+
+        Returns:
+            The config, its parameters in ``data``'s order.
+
+        Raises:
+            TypeError: ``data`` is not a mapping, or a field has the wrong type.
+            ValueError: an invalid name or spec: the message names the
+                parameter, the field, the value and the limit
+                (docs/SPEC.md section 5.2, docs/ERRORS.md).
+
+        >>> AugmentationConfig.from_dict({"u": {"kind": "uniform", "low": -1e308, "high": 1e308}})
+        Traceback (most recent call last):
+        ...
+        ValueError: parameter 'u': uniform: high - low must be at most 1.7976931348623157e+308 (the largest double); got 1e+308 - -1e+308, which overflows
+        """
         if not isinstance(data, Mapping):
             raise TypeError(f"a config must be a dict of name -> spec dict; got {type(data).__name__}")
         return cls(dict(data))
@@ -170,14 +188,20 @@ class AugmentationConfig(Mapping):
         return cls.from_dict(validate.load_json(text, "config"))
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the config as JSON to ``path``."""
+        """Write the config as JSON (:meth:`to_json`) to the file ``path``; :meth:`load` reads it back."""
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(self.to_json())
             fh.write("\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "AugmentationConfig":
-        """Read a config saved by :meth:`save` (or written by hand)."""
+        """Read a config saved by :meth:`save` (or written by hand) from the JSON file ``path``.
+
+        Raises:
+            OSError: the file cannot be read.
+            ValueError: as :meth:`from_json`, the message starting with the path.
+            TypeError: as :meth:`from_json`.
+        """
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
         try:

@@ -148,7 +148,8 @@ def step(kind: str, what: str, low: float, high: float) -> float:
     """The step ``(high - low) * 2**-32`` of a range drawn as ``low + d * step``, checked exact and normal.
 
     Every value ``low + d * step`` (``0 <= d < 2**32``) then lies in
-    ``[low, high]``: ``high`` itself only where the range is a few ulps wide.
+    ``[low, high]``: ``high`` itself only where the range is narrower than
+    2**31 ulps of ``high`` (docs/SPEC.md, "Uniform's interval").
 
     Raises:
         ValueError: ``high - low`` overflows, or is positive but below ``2**-990``.

@@ -218,9 +218,10 @@ def spec_from_dict(data: Mapping[str, Any]) -> Spec:
 class UniformSpec(Spec):
     """Uniform on ``[low, high]``: ``low + d * ((high - low) * 2**-32)`` for a 32-bit draw ``d``.
 
-    Values lie in ``[low, high]``; ``high`` itself comes out only for ranges a
-    few ulps wide, where rounding the sum reaches it (``[1, nextafter(1, 2)]``
-    gives ``high`` for half of the draws). ``high - low`` must be finite
+    Values lie in ``[low, high]``; ``high`` itself comes out only for ranges
+    narrower than 2**31 ulps of ``high``, where rounding the sum reaches it
+    (``[1, nextafter(1, 2)]`` gives ``high`` for half of the draws, ``[1, 1 + 1e-7]``
+    for 4 of the 2**32). ``high - low`` must be finite
     and either 0 or at least ``2**-990`` (:func:`dpa.domains.step`).
 
     >>> UniformSpec(low=-15, high=15).to_dict()

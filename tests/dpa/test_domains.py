@@ -149,3 +149,27 @@ def test_presets_give_the_same_bits_with_subnormals_flushed() -> None:
         assert all(np.array_equal(got[k], want[k]) for k in want), name
         batch = dpa.gen_augmentation_batch(ids[:1], cfg)
         assert all(np.array([v]).astype(batch[k].dtype).tobytes() == batch[k].tobytes() for k, v in one.items()), name
+
+
+def _draws_giving_high(spec: UniformSpec) -> int:
+    """How many of the 2**32 draws give ``high`` (values are non-decreasing in the draw: bisect)."""
+    value = lambda d: spec.scalar_values([d << 32])[0]  # noqa: E731
+    lo, hi = 0, 2**32
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if value(mid) >= spec.high else (mid + 1, hi)
+    return 2**32 - lo
+
+
+@pytest.mark.parametrize(
+    "low, high, count",
+    [
+        (1.0, math.nextafter(1.0, 2.0), 2**31 - 1),  # one ulp: half the draws
+        (1.0, 1.0 + 1000 * 2.0**-52, 2147483),  # k ulps: about 2**31 / k
+        (1.0, 1.0 + 1e-7, 4),  # still below 2**31 ulps
+        (1.0, 1.0 + (2**31 + 1) * 2.0**-52, 0),  # past 2**31 ulps: never
+        (0.9, 1.1, 0),
+    ],
+)
+def test_how_often_uniform_gives_high_as_the_spec_says(low: float, high: float, count: int) -> None:
+    assert _draws_giving_high(UniformSpec(low=low, high=high)) == count
