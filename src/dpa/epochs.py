@@ -43,9 +43,10 @@ _LIVE: "weakref.WeakSet[SharedEpoch]" = weakref.WeakSet()
 def _refresh_before_fork() -> None:
     # A forked DataLoader worker copies every attribute as it is now: make
     # each snapshot the current shared value (a worker of another loader may
-    # have changed it, e.g. when resuming from a state).
+    # have changed it, e.g. when resuming from a state), and number the copy.
     for shared in list(_LIVE):
         shared._snapshot = shared.value
+        shared._copies += 1
 
 
 if hasattr(os, "register_at_fork"):
@@ -91,6 +92,11 @@ class SharedEpoch:
         self._snapshot = epoch
         self._pid = os.getpid()
         self._passes = 0
+        # Copies made for worker processes, counted in the process that makes
+        # them: a loader starts its workers one after another, in the order of
+        # their ids, so ``copies - worker id`` is the same in all its workers
+        # and differs from every other loader's (see pass_epoch).
+        self._copies = 0
         _LIVE.add(self)
 
     @property
@@ -133,11 +139,14 @@ class SharedEpoch:
             # process's object inside iter(loader): their snapshots agree.
             return self._snapshot
         # A later pass of persistent workers: the first worker to start it
-        # fixes its epoch, the others read it. A pass is named by the
-        # iterator's base seed (one per iterator, shared by its workers)
-        # and the pass number, hashed to a nonzero int63.
+        # fixes its epoch, the others read it. A pass is named by its loader
+        # and the pass number, hashed to a nonzero int63. The loader is named
+        # by its base seed (shared by its workers) and by the number of its
+        # workers' copies: a loader made again with the same seeded generator
+        # has the same base seed, and would read its predecessor's claims.
         base = (info.seed - info.id) & MASK64
-        token = (xxh64_pair_int(base, k, 0) >> 1) or 1
+        loader = (self._copies - info.id) & MASK64
+        token = (xxh64_pair_int(base, k, loader) >> 1) or 1
         with self._lock:
             if int(self._shared[_TOKEN]) == token:
                 return int(self._shared[_CLAIMED])
@@ -150,7 +159,10 @@ class SharedEpoch:
         state = dict(self.__dict__)
         state.pop("_view", None)
         state["_snapshot"] = self.value
-        if multiprocessing.context.get_spawning_popen() is None:
+        if multiprocessing.context.get_spawning_popen() is not None:  # a copy for a (spawned) worker
+            self._copies += 1
+            state["_copies"] = self._copies
+        else:
             # Pickled for storage or a copy, not for a worker process: the
             # lock cannot travel, and the copy gets its own shared memory.
             state.pop("_lock")

@@ -160,3 +160,24 @@ def test_find_epoch_aware_looks_behind_wrappers() -> None:
     assert [type(o).__name__ for o in find_epoch_aware(injected, samplers=True)] == ["AugmentedDataset",
                                                                                     "DistributedSampler"]
     assert find_epoch_aware(DataLoader(stream, batch_size=2)) == [stream]
+
+
+def test_a_new_loader_with_the_same_worker_seeds_gets_the_epoch_in_effect() -> None:
+    # A loader made again with the same seeded generator has the same worker seeds as the one before:
+    # its persistent workers once read the old loader's claim of their second pass (epoch 1, not 11).
+    ds = AugmentedIterableDataset(40, CFG, seed=SEED, chunk_size=8)
+
+    def loader():
+        return DataLoader(ds, batch_size=10, num_workers=2, persistent_workers=True,
+                          generator=torch.Generator().manual_seed(0))
+
+    old = loader()
+    for epoch in (0, 1):
+        ds.set_epoch(epoch)
+        assert {e for _, params in old for e in params["rotation"].tolist()} == set(reference(epoch)[:40])
+    del old
+    new = loader()
+    for epoch in (10, 11, 12):
+        ds.set_epoch(epoch)
+        got = [r for _, params in new for r in params["rotation"].tolist()]
+        assert sorted(got) == sorted(dpa.gen_augmentation_batch(range(40), CFG, seed=SEED, epoch=epoch)["rotation"].tolist())
