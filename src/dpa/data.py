@@ -249,6 +249,12 @@ class AugmentedDataset(Dataset):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take the epoch of a saved :meth:`state_dict`, refusing one from another config, seed or stream version.
 
+        The saved epoch applies unless :meth:`set_epoch` was called on this
+        dataset (in any process) since it was made: a restarted loop's own
+        ``set_epoch`` wins, also when torchdata's ``StatefulDataLoader`` loads
+        the state after it (it does so when the next pass starts, in each
+        worker), as when the saved epoch had ended and the loop set the next.
+
         Raises:
             TypeError: ``state`` is not a dict.
             ValueError: the state belongs to another config (fingerprint),
@@ -256,7 +262,8 @@ class AugmentedDataset(Dataset):
                 epoch is not in ``[0, 2**32)``.
         """
         check_state(state, self.dpa_identity(), what="this AugmentedDataset")
-        self.set_epoch(check_epoch(state.get("epoch"), "state['epoch']"))
+        self._epoch.restore(check_epoch(state.get("epoch"), "state['epoch']"))
+        self._use_epoch(self._epoch.value)
 
     def sample_id(self, index: int) -> int:
         """The sample id of ``index``: the index itself, or the id of ``key(index)``."""
@@ -535,7 +542,10 @@ class AugmentedIterableDataset(IterableDataset):
         """Make the next pass continue the saved one: its epoch, from the item after the last one yielded.
 
         The epoch also becomes the dataset's epoch (for later passes, and in
-        every worker).
+        every worker), unless :meth:`set_epoch` was called on this dataset
+        since it was made: a restarted loop's own ``set_epoch`` for the pass
+        after the saved one wins, also when torchdata loads the state after
+        it (when the next pass starts, in each worker).
 
         Raises:
             TypeError: ``state`` is not a dict.
@@ -554,5 +564,5 @@ class AugmentedIterableDataset(IterableDataset):
         position = state.get("position")
         if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= count:
             raise ValueError(f"state['position'] must be an integer in [0, {count}]; got {position!r}")
-        self._epoch.set(epoch)
+        self._epoch.restore(epoch)
         self._resume = {"epoch": epoch, "position": position, "part": part, "parts": parts}

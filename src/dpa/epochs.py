@@ -32,9 +32,9 @@ from dpa.prng import MASK64, xxh64_pair_int
 
 __all__ = ["SharedEpoch", "EpochAware", "find_epoch_aware", "check_state"]
 
-# Slots of the shared tensor: the epoch asked for, and the claim of the pass
-# in progress (its token and the epoch it fixed).
-_REQUESTED, _TOKEN, _CLAIMED = 0, 1, 2
+# Slots of the shared tensor: the epoch asked for, the claim of the pass in
+# progress (its token and the epoch it fixed), and whether set() was called.
+_REQUESTED, _TOKEN, _CLAIMED, _SET = 0, 1, 2, 3
 _NO_TOKEN = 0
 
 _LIVE: "weakref.WeakSet[SharedEpoch]" = weakref.WeakSet()
@@ -84,7 +84,7 @@ class SharedEpoch:
 
     def __init__(self, epoch: int = 0) -> None:
         epoch = check_epoch(epoch)
-        self._shared = torch.zeros(3, dtype=torch.int64).share_memory_()
+        self._shared = torch.zeros(4, dtype=torch.int64).share_memory_()
         self._shared[_REQUESTED] = epoch
         # A spawn-context lock works in forked and in spawned workers alike
         # (a fork-context one cannot be sent to a spawned process).
@@ -118,7 +118,31 @@ class SharedEpoch:
         epoch = check_epoch(epoch)
         with self._lock:
             self._shared[_REQUESTED] = epoch
+            self._shared[_SET] = 1
         self._snapshot = epoch
+
+    def restore(self, epoch: int) -> None:
+        """Make ``epoch`` (from a saved state) the epoch in effect, unless :meth:`set` was called since this object was made.
+
+        A restarted run builds a fresh object, then calls ``set`` for the
+        epoch it resumes or starts; torchdata's ``StatefulDataLoader`` loads
+        the saved state only when the next pass starts, after that call (in
+        each worker process), and the run's own choice must win. Without such
+        a call, the saved epoch applies.
+
+        Raises:
+            TypeError, ValueError: ``epoch`` not an integer in ``[0, 2**32)``.
+
+        >>> e = SharedEpoch(); e.restore(5); e.value
+        5
+        >>> e.set(6); e.restore(5); e.value
+        6
+        """
+        epoch = check_epoch(epoch)
+        with self._lock:
+            if int(self._shared[_SET]) == 0:
+                self._shared[_REQUESTED] = epoch
+        self._snapshot = self.value
 
     def pass_epoch(self) -> int:
         """The epoch of a pass that starts now in this process; the same for every worker of the pass.

@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("torchdata")
 from torchdata.stateful_dataloader import StatefulDataLoader  # noqa: E402
+from torchdata.stateful_dataloader.sampler import BatchSampler  # noqa: E402
 
 import dpa  # noqa: E402
 from dpa.data import AugmentedDataset, AugmentedIterableDataset, EpochSampler  # noqa: E402
@@ -38,6 +39,9 @@ def build(kind: str, workers: int, config=CFG):
         ds = AugmentedIterableDataset(N, config, seed=SEED, chunk_size=8)
         return ds, StatefulDataLoader(ds, batch_size=BATCH, num_workers=workers)
     ds = AugmentedDataset(Ids(), config, seed=SEED)
+    if kind == "batch_sampler":  # torchdata's BatchSampler saves the EpochSampler's state (torch's has none)
+        batches = BatchSampler(EpochSampler(ds), BATCH, drop_last=False)
+        return ds, StatefulDataLoader(ds, batch_sampler=batches, num_workers=workers)
     if kind == "sampler":
         return ds, StatefulDataLoader(ds, batch_size=BATCH, sampler=EpochSampler(ds), num_workers=workers)
     # A plain shuffled loader, in a process seeded at start. (Not generator=: torchdata restores that
@@ -50,7 +54,8 @@ def build(kind: str, workers: int, config=CFG):
 def run(kind: str, workers: int, stop: tuple[int, int | str] | None = None, resume: bytes | None = None):
     """(epoch, sample id, params) of every item; with ``stop``, also the pickled checkpoint taken there.
 
-    ``stop=(e, k)`` checkpoints after batch k of epoch e; ``(e, "end")`` after epoch e's loop ended.
+    ``stop=(e, k)`` checkpoints after batch k of epoch e; ``(e, "end")`` after epoch e's loop ended;
+    ``(e, "start")`` after the loop's ``set_epoch(e)``, before epoch e's first batch.
     """
     ds, loader = build(kind, workers)
     first, mid_epoch = 0, False
@@ -62,8 +67,10 @@ def run(kind: str, workers: int, stop: tuple[int, int | str] | None = None, resu
     for epoch in range(first, EPOCHS):
         # The user's loop calls set_epoch where it must (not with EpochSampler), except on an
         # interrupted epoch: the fresh dataset starts at epoch 0, and the loader's state restores it.
-        if kind != "sampler" and not (mid_epoch and epoch == first):
+        if kind in ("shuffle", "iterable") and not (mid_epoch and epoch == first):
             ds.set_epoch(epoch)
+        if (epoch, "start") == stop:
+            return seen, pickle.dumps({"loader": loader.state_dict(), "epoch": epoch, "mid_epoch": False})
         for k, (ids, params) in enumerate(loader):
             seen += [(epoch, int(i), float(r), bool(f)) for i, r, f in
                      zip(ids.tolist(), params["rotation"].tolist(), params["hflip"].tolist())]
@@ -75,7 +82,7 @@ def run(kind: str, workers: int, stop: tuple[int, int | str] | None = None, resu
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-@pytest.mark.parametrize("kind", ["shuffle", "sampler", "iterable"])
+@pytest.mark.parametrize("kind", ["shuffle", "sampler", "iterable", "batch_sampler"])
 def test_resuming_mid_epoch_gives_the_uninterrupted_sequence(kind: str, workers: int) -> None:
     whole, _ = run(kind, workers)
     head, checkpoint = run(kind, workers, stop=STOP)
@@ -103,6 +110,19 @@ def test_resuming_at_an_epoch_boundary_starts_the_next_epoch(stop, workers: int)
     head, checkpoint = run("sampler", workers, stop=stop)
     rest, _ = run("sampler", workers, resume=checkpoint)
     assert len(head) == 2 * N and head + rest == whole
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("kind", ["shuffle", "iterable"])
+def test_a_loop_that_sets_the_epoch_resumes_at_an_epoch_boundary_with_its_epoch(kind: str, workers: int) -> None:
+    # The loader's state holds the datasets' states of the epoch that ended (the workers' last
+    # snapshots); torchdata loads them when the next pass starts, after the loop's set_epoch for
+    # it, which they once overrode: the whole next epoch had the ended epoch's params.
+    whole, _ = run(kind, workers)
+    for stop in [(1, "end"), (2, "start")]:
+        head, checkpoint = run(kind, workers, stop=stop)
+        rest, _ = run(kind, workers, resume=checkpoint)
+        assert len(head) == 2 * N and head + rest == whole, stop
 
 
 def test_the_readme_resume_example_runs() -> None:
