@@ -50,8 +50,9 @@ class Recorder(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
-def trainer(max_epochs: int, tmp_path=None, callbacks=None) -> "L.Trainer":
-    extra = [] if tmp_path is None else [L.callbacks.ModelCheckpoint(dirpath=tmp_path, save_top_k=-1)]
+def trainer(max_epochs: int, tmp_path=None, callbacks=None, every_n_train_steps=None) -> "L.Trainer":
+    extra = [] if tmp_path is None else [L.callbacks.ModelCheckpoint(
+        dirpath=tmp_path, save_top_k=-1, every_n_train_steps=every_n_train_steps, filename="{epoch}-{step}")]
     return L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                      enable_model_summary=False, num_sanity_val_steps=0, callbacks=(callbacks or []) + extra,
                      enable_checkpointing=tmp_path is not None)
@@ -65,6 +66,13 @@ def sampler_loader(config):
 def shuffled_loader(config):
     ds = AugmentedDataset(list(range(N)), config, seed=SEED)
     return DataLoader(ds, batch_size=BATCH, shuffle=True, num_workers=2, persistent_workers=True)
+
+
+def stateful_sampler_loader(config):
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    ds = AugmentedDataset(list(range(N)), config, seed=SEED)
+    return StatefulDataLoader(ds, batch_size=BATCH, sampler=EpochSampler(ds), num_workers=2, persistent_workers=True)
 
 
 def combined_loaders(config):
@@ -113,6 +121,23 @@ def test_a_run_resumed_after_epoch_1_continues_exactly(make_loader, tmp_path) ->
         ref = reference(2)  # the order is torch's; the params are epoch 2's
         assert sorted(i for _, i, _ in resumed.seen) == list(range(N))
         assert all(r == ref[i] for _, i, r in resumed.seen)
+
+
+@pytest.mark.parametrize("make_loader, step", [(stateful_sampler_loader, 2), (shuffled_loader, 7)])
+def test_a_run_resumed_from_a_mid_epoch_checkpoint(make_loader, step, tmp_path) -> None:
+    """Lightning calls no on_train_epoch_start for the epoch a mid-epoch checkpoint resumes, and makes
+    the next epoch's iterator after that hook: the rest of the epoch once kept a fresh dataset's epoch 0,
+    and the next epoch got a second pass of the sampler (epoch 2 for epoch 1)."""
+    pytest.importorskip("torchdata")
+    whole = Recorder(make_loader)
+    trainer(2, tmp_path, callbacks=[EpochCallback()], every_n_train_steps=1).fit(whole)
+    (ckpt,) = [p for p in tmp_path.iterdir() if p.name.endswith(f"step={step}.ckpt")]
+    resumed = Recorder(make_loader)
+    trainer(2, callbacks=[EpochCallback()]).fit(resumed, ckpt_path=ckpt)
+    refs = [reference(e) for e in range(2)]
+    assert resumed.seen and all(r == refs[e][i] for e, i, r in resumed.seen)  # each item: its epoch's params
+    if make_loader is stateful_sampler_loader:  # torchdata restores the position: exactly the unbroken run
+        assert whole.seen[: step * BATCH] + resumed.seen == whole.seen
 
 
 def test_a_checkpoint_of_another_config_is_refused(tmp_path) -> None:

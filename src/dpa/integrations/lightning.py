@@ -68,9 +68,12 @@ class EpochCallback(pl.Callback):
       :mod:`dpa.integrations.hf` and :mod:`dpa.integrations.webdataset`,
       inside ``CombinedLoader`` collections and behind the
       ``DistributedSampler`` Lightning injects -- and on those injected
-      samplers. On the first epoch of a fit, when the loader's iterator was
-      already made with another epoch, it makes it again, so no item of the
-      epoch carries another epoch's params or order;
+      samplers. When the iterator the epoch will use exists already (Lightning
+      makes the first epoch's of a fit before any hook) and was made with
+      another epoch, it makes it again, so no item of the epoch carries
+      another epoch's params or order; a run resumed from a mid-epoch
+      checkpoint, whose epoch gets no ``on_train_epoch_start``, gets the same
+      at ``on_train_start``;
     * on saving a checkpoint: records each dpa object's identity and the
       epoch under ``checkpoint["dpa"]``.
 
@@ -87,7 +90,6 @@ class EpochCallback(pl.Callback):
             raise TypeError(f"check_ranks must be True or False; got {check_ranks!r}")
         self.check_ranks = check_ranks
         self._loaded: dict[str, Any] | None = None
-        self._first_epoch = True
 
     # -- finding the objects ----------------------------------------------------
     @staticmethod
@@ -105,22 +107,39 @@ class EpochCallback(pl.Callback):
     def _records(objects: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
         return [obj.dpa_identity() for _, obj in objects if isinstance(obj, EpochAware)]
 
+    @staticmethod
+    def _iterator_made(trainer: "pl.Trainer") -> bool:
+        """Whether the train iterator this epoch will use exists already (made before the epoch's hooks).
+
+        Lightning 2.6 makes one in ``FitLoop.setup_data`` and uses it for the
+        first epoch of a fit (a fresh one or a resumed one); for a later epoch
+        ``_TrainingEpochLoop.on_run_start`` makes a new one after
+        ``on_train_epoch_start``. This is that method's own test.
+        """
+        loop = trainer.fit_loop
+        return not (trainer.current_epoch > 0 and not loop.is_resuming and not loop.epoch_loop.restarting)
+
     # -- hooks ------------------------------------------------------------------
     def on_train_start(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
-        self._first_epoch = True
         objects = self._objects(trainer)
         if self.check_ranks:
             self._check_ranks(objects, trainer.current_epoch)
         if self._loaded is not None:
             self._check_checkpoint(self._records(objects))
             self._loaded = None
+        if trainer.fit_loop.restarted_mid_epoch:
+            # Lightning calls no on_train_epoch_start for the epoch a mid-epoch checkpoint resumes.
+            self._sync(trainer, objects)
 
     def on_train_epoch_start(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
-        epoch = trainer.current_epoch
-        first, self._first_epoch = self._first_epoch, False
+        self._sync(trainer, self._objects(trainer))
+
+    def _sync(self, trainer: "pl.Trainer", objects: list[tuple[Any, Any]]) -> None:
+        """Set ``trainer.current_epoch`` on ``objects``; make the epoch's iterator again if it was made with another."""
+        epoch, made = trainer.current_epoch, self._iterator_made(trainer)
         remake = False
-        for loader, obj in self._objects(trainer):
-            remake |= self._step(loader, obj, epoch, first, trainer)
+        for loader, obj in objects:
+            remake |= self._step(loader, obj, epoch, made, trainer)
         if remake:
             # The iterator of this epoch exists already (Lightning made it before any hook, and its
             # workers may have prefetched items with another epoch): make it again.
@@ -133,19 +152,24 @@ class EpochCallback(pl.Callback):
             iter(fetcher)
 
     @staticmethod
-    def _step(loader: Any, obj: Any, epoch: int, first: bool, trainer: "pl.Trainer") -> bool:
-        """Set ``epoch`` on ``obj``; True when the loader's iterator must be made again for it."""
+    def _step(loader: Any, obj: Any, epoch: int, made: bool, trainer: "pl.Trainer") -> bool:
+        """Set ``epoch`` on ``obj``; True when the loader's iterator, already ``made``, must be made again for it."""
         if isinstance(obj, EpochSampler):
             started = obj.pass_epoch
+            if not made and started == epoch:
+                # A pass of this epoch was begun by an iterator Lightning drops (with
+                # reload_dataloaders_every_n_epochs it makes two): the epoch's own must begin it again.
+                obj.load_state_dict({**obj.state_dict(), "epoch": epoch, "position": 0, "next_epoch": epoch + 1})
+                return False
             obj.set_epoch(epoch)
-            return first and started is not None and started != epoch
+            return made and started is not None and started != epoch
         if not isinstance(obj, EpochAware):  # a DistributedSampler Lightning injected
             stale = getattr(obj, "epoch", epoch) != epoch
             obj.set_epoch(epoch)
-            return first and stale
+            return made and stale
         stale = obj.epoch != epoch
         obj.set_epoch(epoch)
-        if not (first and stale) or isinstance(getattr(loader, "sampler", None), EpochSampler):
+        if not (made and stale) or isinstance(getattr(loader, "sampler", None), EpochSampler):
             return False  # keys from an EpochSampler carry their own epoch
         # A stateful loader that Lightning restored mid-epoch carries the epoch in its own state.
         restored = trainer.fit_loop.restarted_mid_epoch and callable(getattr(loader, "load_state_dict", None))
