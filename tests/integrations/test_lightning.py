@@ -50,12 +50,12 @@ class Recorder(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
-def trainer(max_epochs: int, tmp_path=None, callbacks=None, every_n_train_steps=None) -> "L.Trainer":
+def trainer(max_epochs: int, tmp_path=None, callbacks=None, every_n_train_steps=None, **kwargs) -> "L.Trainer":
     extra = [] if tmp_path is None else [L.callbacks.ModelCheckpoint(
         dirpath=tmp_path, save_top_k=-1, every_n_train_steps=every_n_train_steps, filename="{epoch}-{step}")]
     return L.Trainer(max_epochs=max_epochs, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                      enable_model_summary=False, num_sanity_val_steps=0, callbacks=(callbacks or []) + extra,
-                     enable_checkpointing=tmp_path is not None)
+                     enable_checkpointing=tmp_path is not None, **kwargs)
 
 
 def sampler_loader(config):
@@ -138,6 +138,16 @@ def test_a_run_resumed_from_a_mid_epoch_checkpoint(make_loader, step, tmp_path) 
     assert resumed.seen and all(r == refs[e][i] for e, i, r in resumed.seen)  # each item: its epoch's params
     if make_loader is stateful_sampler_loader:  # torchdata restores the position: exactly the unbroken run
         assert whole.seen[: step * BATCH] + resumed.seen == whole.seen
+
+
+def test_reloaded_dataloaders_that_return_the_same_loader() -> None:
+    """With reload_dataloaders_every_n_epochs, Lightning makes two iterators per epoch, one before the
+    hooks and one after: the first one's pass once made the second the next epoch (epoch e + 1 for e)."""
+    loader = sampler_loader(CFG)
+    model = Recorder(lambda config: loader)
+    trainer(3, callbacks=[EpochCallback()], reload_dataloaders_every_n_epochs=1).fit(model)
+    refs = [reference(e) for e in range(3)]
+    assert len(model.seen) == 3 * N and all(r == refs[e][i] for e, i, r in model.seen)
 
 
 def test_a_checkpoint_of_another_config_is_refused(tmp_path) -> None:
