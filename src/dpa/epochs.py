@@ -239,6 +239,11 @@ def _children(obj: Any) -> Iterator[Any]:
     pipeline = obj.__dict__.get("pipeline") if hasattr(obj, "__dict__") else None  # a WebDataset's stages
     if isinstance(pipeline, list):
         yield from pipeline
+    # A HuggingFace IterableDataset's chain of example iterables, and a map()'s function.
+    for name in ("_ex_iterable", "ex_iterable", "function"):
+        child = obj.__dict__.get(name) if hasattr(obj, "__dict__") else None
+        if child is not None:
+            yield child
 
 
 def find_epoch_aware(root: Any, *, samplers: bool = False) -> list[Any]:
@@ -246,8 +251,8 @@ def find_epoch_aware(root: Any, *, samplers: bool = False) -> list[Any]:
 
     Walks a DataLoader's dataset, sampler and batch sampler, the datasets
     wrapped by ``Subset``/``ConcatDataset``, Lightning's sampler wrappers, a
-    HuggingFace dataset's ``with_transform`` transform and a WebDataset
-    pipeline's stages. Each object is listed once (breadth first: nearer objects first).
+    HuggingFace dataset's ``with_transform`` transform (or a streaming one's
+    ``map`` function) and a WebDataset pipeline's stages. Each object is listed once (breadth first: nearer objects first).
 
     Args:
         root: where to start.

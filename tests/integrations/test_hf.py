@@ -107,3 +107,25 @@ def test_the_readme_streaming_example_runs() -> None:
     assert namespace["train"][1]["params"] == dpa.gen_augmentation_params(dpa.sample_id_from_key("b.jpg"), moderate, epoch=1)
     assert namespace["samples"][0]["params"] == dpa.gen_augmentation_params(
         dpa.sample_id_from_key("n01440764_10026"), moderate)
+
+
+def test_stream_positions_split_across_workers_are_refused(json_file, tmp_path) -> None:
+    # Each DataLoader worker reads its own shards of a stream and counts positions from 0: keyed by
+    # position, 24 rows once got 12 distinct params, and which ones depended on the worker count.
+    stream = datasets.Dataset.from_list(ROWS).to_iterable_dataset(num_shards=4)
+    by_position = ParamsTransform(CFG, seed=SEED).apply(stream)
+    assert [r["params"] for r in DataLoader(by_position, batch_size=None)] == [expected(k) for k in range(24)]
+    with pytest.raises(ValueError, match="stream position.*2 DataLoader workers.*id_column"):
+        list(DataLoader(by_position, batch_size=None, num_workers=2))
+    by_name = ParamsTransform(CFG, seed=SEED, id_column="image_id").apply(stream)  # an id column: any workers
+    rows = list(DataLoader(by_name, batch_size=None, num_workers=2))
+    assert sorted(r["image_id"] for r in rows) == sorted(r["image_id"] for r in ROWS)
+    assert all(r["params"] == expected(dpa.sample_id_from_key(r["image_id"])) for r in rows)
+
+
+def test_epoch_callback_finds_the_transform_of_a_streaming_dataset() -> None:
+    # EpochCallback walks find_epoch_aware: a streaming dataset's map() function was not on its path.
+    params = ParamsTransform(CFG, seed=SEED, id_column="image_id")
+    stream = params.apply(datasets.Dataset.from_list(ROWS).to_iterable_dataset(num_shards=2))
+    assert find_epoch_aware(DataLoader(stream, batch_size=4)) == [params]
+    assert find_epoch_aware(DataLoader(stream.shuffle(seed=0, buffer_size=4).with_format("torch"))) == [params]

@@ -32,7 +32,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from torch.utils.data import get_worker_info
+
 from dpa.config import AugmentationConfig
+from dpa.distributed.env import get_rank_world_size
 from dpa.epochs import SharedEpoch, check_state
 from dpa.generate import gen_augmentation_batch
 from dpa.keys import check_epoch, check_sample_id, sample_id_from_key
@@ -59,6 +62,20 @@ def _sample_ids(values: list[Any], column: str) -> np.ndarray:
                 f"of type {type(value).__name__}"
             )
     return out
+
+
+def _check_one_reader() -> None:
+    """Refuse stream positions as sample ids where several processes split the stream (each counts from 0)."""
+    info = get_worker_info()
+    workers = info.num_workers if info is not None else 1
+    _, ranks = get_rank_world_size()
+    if workers * ranks > 1:
+        raise ValueError(
+            f"ParamsTransform without id_column keys a streaming dataset by stream position, but this stream is "
+            f"read by {workers} DataLoader workers x {ranks} ranks, each counting positions from 0 in its own "
+            f"shards (rows would share params, and which ones would depend on the worker count): give "
+            f"id_column= a column with a stable id per row, or read the stream with one process"
+        )
 
 
 class ParamsTransform:
@@ -124,6 +141,7 @@ class ParamsTransform:
     def __call__(self, batch: Mapping[str, list[Any]], indices: list[int] | None = None) -> dict[str, Any]:
         column = self.id_column if self.id_column is not None else INDEX_COLUMN
         if indices is not None and self.id_column is None:
+            _check_one_reader()
             ids = _sample_ids(list(indices), "index")
         elif column in batch:
             ids = _sample_ids(list(batch[column]), column)
@@ -145,7 +163,9 @@ class ParamsTransform:
         Without ``id_column``, a map-style dataset gets a row-index column
         (:data:`INDEX_COLUMN`, hidden from the output) and a streaming one is
         keyed by each row's position in the stream (stable as long as the
-        stream's order is: not shuffled, same shards).
+        stream's order is: not shuffled, same shards, one reader). Read by
+        several DataLoader workers or ranks, which count positions from 0 in
+        their own shards, it raises ValueError: give ``id_column``.
 
         Raises:
             TypeError: ``dataset`` is not a HuggingFace ``Dataset`` or ``IterableDataset``.
