@@ -98,6 +98,10 @@ class ElasticCheckpoint:
             ValueError: ``mode`` is not ``"strided"``, ``steps < 0``, ``world_size``
                 outside ``[1, 2**64)``, ``start`` outside ``[0, num_samples]``.
             TypeError: any of the numbers is not an integer.
+
+        ``steps`` past the end of a rank's share count as the whole share, so
+        ``steps = chunks * chunk_size`` works when the last chunk is short:
+        the checkpoint then says the epoch is done.
         """
         _check_mode(mode)
         num_samples = validate.num_samples(num_samples, allow_inf=False)

@@ -43,3 +43,11 @@ def test_the_mode_is_recorded_and_checked() -> None:
         ElasticCheckpoint.from_dict({**data, "mode": "contiguous"})
     with pytest.raises(ValueError, match="needs mode='strided'; got mode='diagonal'"):
         ck.check(CFG, seed=0, epoch=0, num_samples=10, mode="diagonal")
+
+
+def test_from_progress_counts_padding_and_short_last_chunks_to_the_end() -> None:
+    # 3 ranks over 10 ids take 4 steps (the last one pads 2 ranks): the epoch is done.
+    assert ElasticCheckpoint.from_progress(CFG, 10, 3, 4).consumed == 10
+    assert ElasticCheckpoint.from_progress(CFG, 10, 3, 3).consumed == 9
+    # chunks of 4 from 2 ranks' 5 ids: 2 chunks "are" 8 steps, the second one short
+    assert ElasticCheckpoint.from_progress(CFG, 10, 2, 8).consumed == 10
