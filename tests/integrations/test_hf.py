@@ -129,3 +129,11 @@ def test_epoch_callback_finds_the_transform_of_a_streaming_dataset() -> None:
     stream = params.apply(datasets.Dataset.from_list(ROWS).to_iterable_dataset(num_shards=2))
     assert find_epoch_aware(DataLoader(stream, batch_size=4)) == [params]
     assert find_epoch_aware(DataLoader(stream.shuffle(seed=0, buffer_size=4).with_format("torch"))) == [params]
+
+
+def test_apply_without_the_datasets_package_says_what_to_install(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r"needs HuggingFace datasets: pip install 'dpa\[hf\]'"):
+        ParamsTransform(CFG, id_column="image_id").apply([])

@@ -169,8 +169,12 @@ class ParamsTransform:
 
         Raises:
             TypeError: ``dataset`` is not a HuggingFace ``Dataset`` or ``IterableDataset``.
+            ImportError: HuggingFace ``datasets`` is not installed.
         """
-        import datasets
+        try:
+            import datasets
+        except ImportError as exc:
+            raise ImportError("ParamsTransform.apply needs HuggingFace datasets: pip install 'dpa[hf]'") from exc
 
         if isinstance(dataset, datasets.IterableDataset):
             return dataset.map(self, batched=True, with_indices=self.id_column is None)
