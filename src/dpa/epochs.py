@@ -122,7 +122,7 @@ class SharedEpoch:
         self._snapshot = epoch
 
     def restore(self, epoch: int) -> None:
-        """Make ``epoch`` (from a saved state) the epoch in effect, unless :meth:`set` was called since this object was made.
+        """Make ``epoch``, from a saved state, the epoch in effect unless :meth:`set` was called since this was made.
 
         A restarted run builds a fresh object, then calls ``set`` for the
         epoch it resumes or starts; torchdata's ``StatefulDataLoader`` loads
@@ -252,7 +252,8 @@ def find_epoch_aware(root: Any, *, samplers: bool = False) -> list[Any]:
     Walks a DataLoader's dataset, sampler and batch sampler, the datasets
     wrapped by ``Subset``/``ConcatDataset``, Lightning's sampler wrappers, a
     HuggingFace dataset's ``with_transform`` transform (or a streaming one's
-    ``map`` function) and a WebDataset pipeline's stages. Each object is listed once (breadth first: nearer objects first).
+    ``map`` function) and a WebDataset pipeline's stages. Each object is
+    listed once (breadth first: nearer objects first).
 
     Args:
         root: where to start.

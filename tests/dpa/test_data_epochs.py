@@ -180,4 +180,5 @@ def test_a_new_loader_with_the_same_worker_seeds_gets_the_epoch_in_effect() -> N
     for epoch in (10, 11, 12):
         ds.set_epoch(epoch)
         got = [r for _, params in new for r in params["rotation"].tolist()]
-        assert sorted(got) == sorted(dpa.gen_augmentation_batch(range(40), CFG, seed=SEED, epoch=epoch)["rotation"].tolist())
+        want = dpa.gen_augmentation_batch(range(40), CFG, seed=SEED, epoch=epoch)["rotation"].tolist()
+        assert sorted(got) == sorted(want)

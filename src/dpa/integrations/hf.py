@@ -31,7 +31,6 @@ import numbers
 from typing import Any, Mapping
 
 import numpy as np
-
 from torch.utils.data import get_worker_info
 
 from dpa.config import AugmentationConfig
