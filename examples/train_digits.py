@@ -115,8 +115,6 @@ def train(train_base: Digits, test_base: Digits, epochs: int, workers: int, seed
 
 
 def main() -> None:
-    from sklearn.datasets import load_digits
-
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2)
@@ -124,6 +122,7 @@ def main() -> None:
     ap.add_argument("--out", default="digits_grid.png")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    from sklearn.datasets import load_digits  # pip install -e ".[torch,examples]" (after --help: it needs none)
 
     data = load_digits()
     order = np.random.default_rng(args.seed).permutation(len(data.target))

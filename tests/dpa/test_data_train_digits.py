@@ -38,3 +38,13 @@ def test_the_same_losses_with_0_1_or_2_workers() -> None:
         torch.set_num_threads(threads)
     assert len(runs[0]) == 2 * 2  # 120 samples in batches of 64, two epochs
     assert runs[0] == runs[1] == runs[2]  # to the last bit
+
+
+def test_help_needs_no_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    hide = "import sys, runpy; sys.modules['sklearn'] = None; sys.argv = ['train_digits.py', '--help']; "
+    run = subprocess.run([sys.executable, "-c", hide + f"runpy.run_path({str(EXAMPLE)!r}, run_name='__main__')"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "--workers" in run.stdout, run.stderr[-2000:]
