@@ -229,7 +229,15 @@ def _read_config_file(path: str) -> AugmentationConfig:
     if stat.S_ISREG(st.st_mode) and st.st_size > _MAX_CONFIG_BYTES:
         raise _UsageError(f"--config {path} is {st.st_size:,} bytes; a config file is at most {_MAX_CONFIG_BYTES:,}")
     try:
-        return AugmentationConfig.load(path)
+        # Capped read: a device or a pipe (/dev/zero, a FIFO) has no size to check up front.
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_CONFIG_BYTES + 1)
+        if len(data) > _MAX_CONFIG_BYTES:
+            raise _UsageError(f"--config {path} holds more than {_MAX_CONFIG_BYTES:,} bytes; "
+                              f"a config file is at most {_MAX_CONFIG_BYTES:,}")
+        return AugmentationConfig.from_json(data.decode("utf-8"))
+    except _UsageError:
+        raise
     except RecursionError:
         problem = "it is nested too deeply to be a config"
     except MemoryError:
@@ -260,7 +268,12 @@ def _console() -> Any:
     """A rich console on stdout that never cuts a table: a terminal's width, else as wide as the table needs."""
     from rich.console import Console
 
-    return Console(highlight=False) if sys.stdout.isatty() else Console(width=100_000, highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1 (verify's "mismatch"); main() turns this into dpa's 141.
+            raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
+    return _Console(highlight=False) if sys.stdout.isatty() else _Console(width=100_000, highlight=False)
 
 
 def _print_table(console: Any, title: str, table: Any) -> None:

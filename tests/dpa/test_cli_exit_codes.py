@@ -15,7 +15,7 @@ import pytest
 
 from dpa.cli import EXIT_CODES, main
 from dpa.store.fsops import OutputLock
-from tests.dpa.store_helpers import assert_same_output, dpa_process, run_dpa
+from tests.dpa.store_helpers import assert_clean_error, assert_same_output, dpa_process, run_dpa
 
 GEN = ["generate", "--preset", "mild", "-n", "500", "--no-progress"]
 
@@ -207,3 +207,27 @@ def test_an_unexpected_exception_is_an_internal_error() -> None:
     from dpa.cli import _classify
 
     assert _classify(RuntimeError("boom"), "generate") == (70, "internal error (RuntimeError: boom); please report it")
+
+
+def test_a_table_into_a_closed_pipe_is_exit_141_too() -> None:
+    # rich's own handling of a broken pipe exits 1, verify's "mismatch" code. The table (about 300 kB)
+    # is more than a pipe holds, so the write after the close is certain to fail.
+    proc = dpa_process("inspect", "--rows", "1000")
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait()
+    assert proc.returncode == 141 and err == ""
+
+
+def test_a_config_that_never_ends_is_refused_in_bounded_memory(tmp_path) -> None:
+    # /dev/zero is not a regular file, so its size cannot be checked up front: the read itself is capped.
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    proc = dpa_process("generate", "--config", "/dev/zero", "-n", "1", "--out", str(tmp_path / "o"), preexec_fn=cap)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert_clean_error(err, "--config /dev/zero", "at most")
