@@ -53,6 +53,12 @@ def symlink_elsewhere(path: Path) -> None:
     path.symlink_to(elsewhere)
 
 
+def hardlink_elsewhere(path: Path) -> None:
+    elsewhere = path.parent.parent / ("moved-" + path.name)
+    shutil.move(path, elsewhere)
+    os.link(elsewhere, path)
+
+
 def retarget_outside(out: Path) -> None:
     other = out.parent / "other"
     other.mkdir()
@@ -192,6 +198,7 @@ REPAIRED = [
     ("a header with another dtype", lambda p: replace_bytes(p / "rotation.npy", b"'<f8'", b"'<i8'"), "dtype '<i8'"),
     ("a header with another shape", lambda p: replace_bytes(p / "rotation.npy", b"(60000,)", b"(60001,)"), "shape"),
     ("a .npy replaced by a symlink", lambda p: symlink_elsewhere(p / "rotation.npy"), "not a regular file"),
+    ("a .npy hard-linked to a file outside", lambda p: hardlink_elsewhere(p / "rotation.npy"), "hard link"),
     ("a .npy deleted", lambda p: (p / "crop_w.npy").unlink(), "missing"),
     ("progress past the end", progress({"done": N + 100}), "progress.json"),
     ("progress negative", progress({"done": -100}), "progress.json"),

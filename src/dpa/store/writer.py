@@ -452,6 +452,11 @@ class _Run:
             self.note("repaired", f"{path} was not a regular file (a symbolic link?); replaced by one")
             os.unlink(path)
             st = None
+        elif st is not None and st.st_nlink > 1:
+            # Writing would change the other names of the file too (a `cp -al` snapshot, say).
+            self.note("repaired", f"{path} was a hard link shared with another file; replaced by a file of its own")
+            os.unlink(path)
+            st = None
         fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
         try:
             header = npy_header(f.descr, f.num_samples)
