@@ -93,6 +93,9 @@ TABLE = [
     ("--out name too long", lambda t: [*GEN, "--out", str(t / ("a" * 250))], 2, "bytes long"),
     ("--out path too long", lambda t: [*GEN, "--out", str(t / ("a/" * 3000))], 2, "File name too long"),
     ("--out dangling link", lambda t: [*GEN, "--out", dangling(t)], 2, "which does not exist"),
+    # A name dpa gives the siblings of another output: that output's run would adopt it (.partial) or delete it.
+    ("--out named like a sibling", lambda t: [*GEN, "--out", str(t / "params.dpa-trash")], 2, "'.dpa-trash'"),
+    ("--out named like a partial", lambda t: [*GEN, "--out", str(t / "params.partial")], 2, "'.partial'"),
     ("--out under a file", lambda t: [*GEN, "--out", write(t, "f", "x") + "/out"], 2, "not a directory"),
     ("--config a directory", lambda t: [*GEN[:1], "--config", str(t), "-n", "1", "--out", "x"], 2, "is a directory"),
     ("--config missing", lambda t: [*GEN[:1], "--config", str(t / "no.json"), "-n", "1", "--out", "x"], 2,

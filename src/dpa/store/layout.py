@@ -92,6 +92,8 @@ class OutputPaths:
             out.with_name(out.name + ".dpa-trash"),
         )
 
+    # the suffixes above (an output named with one would be taken for another output's sibling)
+    SUFFIXES = (".partial", ".dpa-lock", ".dpa-old", ".dpa-trash")
     # the longest suffix above: the output's name must leave room for it
     LONGEST_SUFFIX = len(".dpa-trash")
 
@@ -302,8 +304,9 @@ def output_path(out_dir: str | os.PathLike) -> Path:
 
     Raises:
         ValueError: an empty path, a path naming no directory (``/``), a
-            symbolic-link loop, or a name too long to leave room for the
-            siblings dpa makes beside it (``.dpa-trash``).
+            symbolic-link loop, a name too long to leave room for the
+            siblings dpa makes beside it (``.dpa-trash``), or a name ending
+            in one of their suffixes (``params.partial``).
     """
     text = os.fspath(out_dir)
     if isinstance(text, bytes):
@@ -328,6 +331,13 @@ def _checked_output_path(out: Path, text: str) -> Path:
         out = target
     if not out.name or out.name in (".", ".."):
         raise ValueError(f"the output directory {text!r} names no directory dpa could create ({out})")
+    for suffix in OutputPaths.SUFFIXES:
+        if out.name.endswith(suffix) and out.name != suffix:
+            raise ValueError(
+                f"the output directory's name ends in {suffix!r}, which dpa keeps for what it makes beside an "
+                f"output (a run of {out.name[:-len(suffix)]!r} would take it for its own): choose another name "
+                f"({shorten(out)})"
+            )
     try:
         name_max = os.pathconf(out.parent if out.parent.is_dir() else "/", "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):
