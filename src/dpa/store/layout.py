@@ -215,6 +215,9 @@ def looks_like_output(directory: Path) -> bool:
     return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
+_JSON_TYPES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
 def _int_field(meta: dict[str, Any], key: str, high: int) -> int:
     value = meta.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
@@ -238,11 +241,13 @@ def check_metadata(meta: Any, where: Path) -> AugmentationConfig:
         return DamagedOutputError(f"{where}: {problem}")
 
     if not isinstance(meta, dict):
-        raise bad(f"it holds a JSON {type(meta).__name__}, not the metadata object dpa writes")
+        raise bad(f"it holds a JSON {_JSON_TYPES.get(type(meta), type(meta).__name__)}, not the metadata object dpa writes")
     if meta.get("format") != FORMAT:
         raise bad(f"'format' is {meta.get('format')!r}, not {FORMAT!r}: not a dpa output")
-    version = meta.get("format_version")
-    if isinstance(version, bool) or version != FORMAT_VERSION:
+    if "format_version" not in meta:
+        raise bad("missing field(s) 'format_version'")
+    version = meta["format_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
         raise bad(f"'format_version' is {version!r}; this dpa reads format version {FORMAT_VERSION} only")
     known = {*IDENTITY_KEYS, "dpa_version", "config", "outputs", "created"}  # "created": written by dpa <= 0.1.0
     missing = [k for k in (*IDENTITY_KEYS, "dpa_version", "config", "outputs") if k not in meta]
@@ -288,7 +293,9 @@ def _check_outputs(outputs: Any, config: AugmentationConfig, bad: Any) -> None:
         if not isinstance(info, dict) or set(info) != {"file", "dtype"}:
             raise bad(f"outputs[{name!r}] must be an object with exactly 'file' and 'dtype'")
         file = info["file"]
-        if not isinstance(file, str) or os.path.isabs(file) or "/" in file or "\\" in file or file in ("", ".", ".."):
+        if not isinstance(file, str):
+            raise bad(f"outputs[{name!r}]['file'] = {file!r} must be a file name (a string)")
+        if os.path.isabs(file) or "/" in file or "\\" in file or file in ("", ".", ".."):
             raise bad(f"outputs[{name!r}]['file'] = {file!r} points outside the output directory")
         if file != expected[name]["file"]:
             raise bad(f"outputs[{name!r}]['file'] = {file!r}; dpa stores {name!r} in {expected[name]['file']!r}")

@@ -27,8 +27,10 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def _partial_hint(directory: Path) -> str:
+    if not directory.name:  # "/": nothing beside it
+        return ""
     partial = directory.with_name(directory.name + ".partial")
-    if directory.name and partial.exists():
+    if partial.exists():
         return f" ({partial} holds an interrupted run: finish it with generate --resume)"
     return ""
 
