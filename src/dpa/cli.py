@@ -359,7 +359,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         batch = gen_augmentation_batch(ids, config, seed=args.seed, epoch=args.epoch)
         for name, arr in batch.items():
             rows.add_row(_cell(name), *(_fmt(v.item()) for v in arr))
-        _print_table(console, f"sample ids {args.start}.. (seed {args.seed}, epoch {args.epoch})", rows)
+        cut = f"; only {len(ids)} of {args.rows} rows: the last sample id is 2**64 - 1" if len(ids) < args.rows else ""
+        _print_table(console, f"sample ids {args.start}.. (seed {args.seed}, epoch {args.epoch}{cut})", rows)
     return EXIT_OK
 
 
