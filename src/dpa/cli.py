@@ -409,6 +409,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.device and args.backend != "torch":
         raise _UsageError(f"--device {args.device} needs --backend torch")
+    if args.backend == "torch":
+        try:
+            import torch
+        except ImportError:
+            raise _UsageError("--backend torch needs PyTorch: pip install torch") from None
+        if args.device:
+            try:
+                torch.empty(1, device=args.device)
+            except Exception as exc:  # an unknown device string, or no such device on this machine
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise _UsageError(f"--device {args.device}: torch cannot use it ({reason})") from None
     if args.plot:
         try:
             import matplotlib  # noqa: F401

@@ -121,6 +121,8 @@ TABLE = [
     ("ranges --pad --drop-last", lambda t: ["ranges", "-n", "10", "-w", "2", "--pad", "--drop-last"], 2, "not allowed"),
     ("inspect --rows 5000", lambda t: ["inspect", "--rows", "5000"], 2, "--rows must be in [0, 1001)"),
     ("bench --device without torch", lambda t: ["bench", "--device", "cuda"], 2, "needs --backend torch"),
+    ("bench --device unknown to torch", lambda t: ["bench", "--backend", "torch", "--device", "nonsense", "--quick"], 2,
+     "--device nonsense"),
     # 3: refused
     ("output exists", lambda t: [*GEN, "--out", str(made(t))], 3, "already exists"),
     ("interrupted run without --resume", lambda t: [*GEN, "--out", str(partial_run(t))], 3, "--resume"),
@@ -234,3 +236,11 @@ def test_a_config_that_never_ends_is_refused_in_bounded_memory(tmp_path) -> None
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err
     assert_clean_error(err, "--config /dev/zero", "at most")
+
+
+def test_bench_torch_backend_without_torch_is_bad_usage(monkeypatch, capsys) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    assert main(["bench", "--backend", "torch", "--quick", "--processes", "1"]) == 2
+    assert_clean_error(capsys.readouterr().err, "--backend torch", "pip install torch")
