@@ -528,7 +528,8 @@ def _classify(exc: BaseException, command: str) -> tuple[int, str]:
             return EXIT_USAGE, f"{where}{reason}"
         return EXIT_IO, f"{where}{reason}"
     if isinstance(exc, MemoryError):
-        return EXIT_IO, "out of memory (try a smaller --chunk-size)"
+        hint = {"generate": " (try a smaller --chunk-size)", "bench": " (try a smaller --samples)"}.get(command, "")
+        return EXIT_IO, f"out of memory{hint}"
     if isinstance(exc, RecursionError):
         return EXIT_USAGE, "an input is nested too deeply"
     if isinstance(exc, (ValueError, TypeError, OverflowError, LookupError)):

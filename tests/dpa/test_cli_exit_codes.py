@@ -244,3 +244,10 @@ def test_bench_torch_backend_without_torch_is_bad_usage(monkeypatch, capsys) -> 
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     assert main(["bench", "--backend", "torch", "--quick", "--processes", "1"]) == 2
     assert_clean_error(capsys.readouterr().err, "--backend torch", "pip install torch")
+
+
+def test_out_of_memory_hints_at_the_command_s_own_option() -> None:
+    from dpa.cli import _classify
+
+    assert _classify(MemoryError(), "generate") == (4, "out of memory (try a smaller --chunk-size)")
+    assert _classify(MemoryError(), "bench") == (4, "out of memory (try a smaller --samples)")  # bench has no --chunk-size
