@@ -111,3 +111,18 @@ def test_sibling_names() -> None:
     assert (paths.partial.name, paths.lock.name, paths.old.name, paths.trash.name) == (
         "run1.partial", "run1.dpa-lock", "run1.dpa-old", "run1.dpa-trash")
     assert [p.name for p in (paths.partial, paths.lock, paths.old, paths.trash)] == ["run1" + s for s in SIBLINGS]
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"progress": 5}, "progress must be a callable"),
+    ({"notes": "print"}, "notes must be a callable"),
+    ({"overwrite": "yes"}, "overwrite must be True or False"),
+    ({"resume": 1}, "resume must be True or False"),
+    ({"out_dir": 5}, "out_dir must be a path"),
+])
+def test_write_params_checks_its_arguments_before_touching_the_disk(kwargs, fragment, tmp_path) -> None:
+    # A bad callback used to fail after the first chunk, leaving an interrupted run behind.
+    args = {"out_dir": tmp_path / "o", **kwargs}
+    with pytest.raises(TypeError, match=fragment):
+        write_params(args.pop("out_dir"), dpa.get_preset("mild"), 10, **args)
+    assert os.listdir(tmp_path) == []

@@ -184,6 +184,14 @@ def write_params(
         raise ValueError(
             f"start + num_samples - 1 must be < 2**64 (the largest sample id); got start={start}, num_samples={num_samples}"
         )
+    for name, flag in (("overwrite", overwrite), ("resume", resume)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    for name, func in (("progress", progress), ("notes", notes)):
+        if func is not None and not callable(func):
+            raise TypeError(f"{name} must be a callable or None; got {func!r}")
+    if not isinstance(out_dir, (str, bytes, os.PathLike)):
+        raise TypeError(f"out_dir must be a path (str or os.PathLike); got {type(out_dir).__name__}")
     check_test_hooks()
     out = output_path(out_dir)
     run = _Run(OutputPaths.of(out), Layout(config, num_samples, seed, epoch, start), chunk_size, progress, notes)
