@@ -126,3 +126,12 @@ def test_write_params_checks_its_arguments_before_touching_the_disk(kwargs, frag
     with pytest.raises(TypeError, match=fragment):
         write_params(args.pop("out_dir"), dpa.get_preset("mild"), 10, **args)
     assert os.listdir(tmp_path) == []
+
+
+def test_verify_params_takes_the_paths_write_params_takes_and_names_bad_arguments(tmp_path) -> None:
+    out = write_params(os.fsencode(tmp_path / "o"), dpa.get_preset("mild"), 10)
+    assert verify_params(os.fsencode(out)).ok and read_metadata(os.fsencode(out))["num_samples"] == 10
+    with pytest.raises(TypeError, match="directory must be a path"):
+        verify_params(5)
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        verify_params(out, progress=3)

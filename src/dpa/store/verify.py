@@ -26,6 +26,15 @@ __all__ = ["VerifyResult", "read_metadata", "check_files", "verify_params"]
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
+def _as_path(directory: str | bytes | os.PathLike) -> Path:
+    """``directory`` as a Path (bytes too, as write_params takes them); a TypeError names the argument."""
+    if isinstance(directory, bytes):
+        return Path(os.fsdecode(directory))
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path (str or os.PathLike); got {type(directory).__name__}")
+    return Path(directory)
+
+
 def _partial_hint(directory: Path) -> str:
     if not directory.name:  # "/": nothing beside it
         return ""
@@ -55,7 +64,7 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
     ...
     dpa.store.errors.NotAnOutputError: /nonexistent does not exist: not a finished dpa output directory
     """
-    directory = Path(directory)
+    directory = _as_path(directory)
     if not directory.exists():
         raise NotAnOutputError(f"{directory} does not exist: not a finished dpa output directory{_partial_hint(directory)}")
     if not directory.is_dir():
@@ -87,7 +96,7 @@ def check_files(directory: str | os.PathLike, layout: Layout) -> None:
         DamagedOutputError: naming the first file that is missing, a link,
             not a regular file, of the wrong size or with another header.
     """
-    directory = Path(directory)
+    directory = _as_path(directory)
     for f in layout.files:
         path = directory / f.file
         try:
@@ -157,9 +166,11 @@ def verify_params(
         NotAnOutputError: ``directory`` is not a dpa output (no ``metadata.json``).
         OSError: a file cannot be read.
     """
-    directory = Path(directory)
+    directory = _as_path(directory)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be an integer >= 1; got {chunk_size!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable or None; got {progress!r}")
     try:
         layout = layout_of(read_metadata(directory))
         check_files(directory, layout)
