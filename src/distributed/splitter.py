@@ -176,7 +176,8 @@ class DistributedRangeSplitter:
                 local + np.uint64(self._block_start(rank)),
                 self._wrap(local - np.uint64(real) + slot),
             ).astype(np.uint64)
-        return pos + np.uint64(self.start)
+        # start is 2**64 only when every id is consumed: then ``pos`` is empty.
+        return pos + np.uint64(self.start & ((1 << 64) - 1))
 
     def _wrap(self, pos: np.ndarray) -> np.ndarray:
         """``pos`` modulo the number of ids. With all 2**64 ids that is uint64's own wrap-around
@@ -255,7 +256,7 @@ class DistributedRangeSplitter:
             seen = np.zeros(self.total, dtype=np.int64)
             owner = np.full(self.total, -1, dtype=np.int64)
             for r in range(self.world_size):
-                ids = (self.indices(r) - np.uint64(self.start)).astype(np.int64)
+                ids = (self.indices(r) - np.uint64(self.start & ((1 << 64) - 1))).astype(np.int64)
                 real = ids[~self.is_padding(r)]
                 outside = real[(real < 0) | (real >= self.total)]
                 if outside.size:

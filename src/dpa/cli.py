@@ -234,7 +234,15 @@ def _read_config_file(path: str) -> AugmentationConfig:
     if stat.S_ISREG(st.st_mode) and st.st_size > _MAX_CONFIG_BYTES:
         raise _UsageError(f"--config {path} is {st.st_size:,} bytes; a config file is at most {_MAX_CONFIG_BYTES:,}")
     try:
-        return AugmentationConfig.load(path)
+        # Capped read: a device or a pipe (/dev/zero, a FIFO) has no size to check up front.
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_CONFIG_BYTES + 1)
+        if len(data) > _MAX_CONFIG_BYTES:
+            raise _UsageError(f"--config {path} holds more than {_MAX_CONFIG_BYTES:,} bytes; "
+                              f"a config file is at most {_MAX_CONFIG_BYTES:,}")
+        return AugmentationConfig.from_json(data.decode("utf-8"))
+    except _UsageError:
+        raise
     except RecursionError:
         problem = "it is nested too deeply to be a config"
     except MemoryError:
@@ -265,7 +273,12 @@ def _console() -> Any:
     """A rich console on stdout that never cuts a table: a terminal's width, else as wide as the table needs."""
     from rich.console import Console
 
-    return Console(highlight=False) if sys.stdout.isatty() else Console(width=100_000, highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1 (verify's "mismatch"); main() turns this into dpa's 141.
+            raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
+    return _Console(highlight=False) if sys.stdout.isatty() else _Console(width=100_000, highlight=False)
 
 
 def _print_table(console: Any, title: str, table: Any) -> None:
@@ -351,7 +364,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         batch = gen_augmentation_batch(ids, config, seed=args.seed, epoch=args.epoch)
         for name, arr in batch.items():
             rows.add_row(_cell(name), *(_fmt(v.item()) for v in arr))
-        _print_table(console, f"sample ids {args.start}.. (seed {args.seed}, epoch {args.epoch})", rows)
+        cut = f"; only {len(ids)} of {args.rows} rows: the last sample id is 2**64 - 1" if len(ids) < args.rows else ""
+        _print_table(console, f"sample ids {args.start}.. (seed {args.seed}, epoch {args.epoch}{cut})", rows)
     return EXIT_OK
 
 
@@ -400,6 +414,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.device and args.backend != "torch":
         raise _UsageError(f"--device {args.device} needs --backend torch")
+    if args.backend == "torch":
+        try:
+            import torch
+        except ImportError:
+            raise _UsageError("--backend torch needs PyTorch: pip install torch") from None
+        if args.device:
+            try:
+                torch.empty(1, device=args.device)
+            except Exception as exc:  # an unknown device string, or no such device on this machine
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise _UsageError(f"--device {args.device}: torch cannot use it ({reason})") from None
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -508,7 +533,8 @@ def _classify(exc: BaseException, command: str) -> tuple[int, str]:
             return EXIT_USAGE, f"{where}{reason}"
         return EXIT_IO, f"{where}{reason}"
     if isinstance(exc, MemoryError):
-        return EXIT_IO, "out of memory (try a smaller --chunk-size)"
+        hint = {"generate": " (try a smaller --chunk-size)", "bench": " (try a smaller --samples)"}.get(command, "")
+        return EXIT_IO, f"out of memory{hint}"
     if isinstance(exc, RecursionError):
         return EXIT_USAGE, "an input is nested too deeply"
     if isinstance(exc, (ValueError, TypeError, OverflowError, LookupError)):

@@ -111,6 +111,15 @@ def test_range_for_and_huge_datasets() -> None:
     assert full.local_to_global(full.num_samples_for(0) - 1, 0) == 2**64 - 1
 
 
+@pytest.mark.parametrize("mode", ["strided", "contiguous"])
+@pytest.mark.parametrize("extra", [{}, {"pad": True}, {"drop_last": True}])
+def test_every_one_of_2_64_ids_consumed(mode, extra) -> None:
+    # start == num_samples == 2**64 (an elastic restart after the last id): nothing left, and no overflow
+    s = DistributedRangeSplitter(2**64, 3, mode=mode, start=2**64, **extra).validate_ranges()
+    assert [s.num_samples_for(r) for r in range(3)] == [0, 0, 0]
+    assert s.indices(1).dtype == np.uint64 and s.indices(1).size == 0
+
+
 def test_validate_ranges_names_gaps_and_overlaps() -> None:
     class Gappy(DistributedRangeSplitter):
         def _block_start(self, rank: int) -> int:

@@ -102,6 +102,13 @@ def test_inspect(capsys) -> None:
     assert json.loads(capsys.readouterr().out) == dpa.get_preset("mild").to_dict()
 
 
+def test_inspect_rows_past_the_last_id_say_so(capsys) -> None:
+    # ids stop at 2**64 - 1: fewer rows than asked are shown, and the title says why
+    assert main(["inspect", "--preset", "mild", "--rows", "3", "--start", str(2**64 - 2)]) == 0
+    out = capsys.readouterr().out
+    assert "only 2 of 3 rows" in out and str(2**64 - 1) in out
+
+
 def test_verify_of_a_missing_or_partial_directory(tmp_path) -> None:
     r = run_cli("verify", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "not a finished dpa output directory" in r.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from dpa.cli import EXIT_CODES, main
 from dpa.store.fsops import OutputLock
-from tests.dpa.store_helpers import assert_same_output, dpa_process, run_dpa
+from tests.dpa.store_helpers import assert_clean_error, assert_same_output, dpa_process, run_dpa
 
 GEN = ["generate", "--preset", "mild", "-n", "500", "--no-progress"]
 
@@ -95,6 +95,9 @@ TABLE = [
     ("--out name too long", lambda t: [*GEN, "--out", str(t / ("a" * 250))], 2, "bytes long"),
     ("--out path too long", lambda t: [*GEN, "--out", str(t / ("a/" * 3000))], 2, "File name too long"),
     ("--out dangling link", lambda t: [*GEN, "--out", dangling(t)], 2, "which does not exist"),
+    # A name dpa gives the siblings of another output: that output's run would adopt it (.partial) or delete it.
+    ("--out named like a sibling", lambda t: [*GEN, "--out", str(t / "params.dpa-trash")], 2, "'.dpa-trash'"),
+    ("--out named like a partial", lambda t: [*GEN, "--out", str(t / "params.partial")], 2, "'.partial'"),
     ("--out under a file", lambda t: [*GEN, "--out", write(t, "f", "x") + "/out"], 2, "not a directory"),
     ("--config a directory", lambda t: [*GEN[:1], "--config", str(t), "-n", "1", "--out", "x"], 2, "is a directory"),
     ("--config missing", lambda t: [*GEN[:1], "--config", str(t / "no.json"), "-n", "1", "--out", "x"], 2,
@@ -120,6 +123,8 @@ TABLE = [
     ("ranges --pad --drop-last", lambda t: ["ranges", "-n", "10", "-w", "2", "--pad", "--drop-last"], 2, "not allowed"),
     ("inspect --rows 5000", lambda t: ["inspect", "--rows", "5000"], 2, "--rows must be in [0, 1001)"),
     ("bench --device without torch", lambda t: ["bench", "--device", "cuda"], 2, "needs --backend torch"),
+    ("bench --device unknown to torch", lambda t: ["bench", "--backend", "torch", "--device", "nonsense", "--quick"], 2,
+     "--device nonsense"),
     # 3: refused
     ("output exists", lambda t: [*GEN, "--out", str(made(t))], 3, "already exists"),
     ("interrupted run without --resume", lambda t: [*GEN, "--out", str(partial_run(t))], 3, "--resume"),
@@ -209,3 +214,42 @@ def test_an_unexpected_exception_is_an_internal_error() -> None:
     from dpa.cli import _classify
 
     assert _classify(RuntimeError("boom"), "generate") == (70, "internal error (RuntimeError: boom); please report it")
+
+
+def test_a_table_into_a_closed_pipe_is_exit_141_too() -> None:
+    # rich's own handling of a broken pipe exits 1, verify's "mismatch" code. The table (about 300 kB)
+    # is more than a pipe holds, so the write after the close is certain to fail.
+    proc = dpa_process("inspect", "--rows", "1000")
+    proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait()
+    assert proc.returncode == 141 and err == ""
+
+
+def test_a_config_that_never_ends_is_refused_in_bounded_memory(tmp_path) -> None:
+    # /dev/zero is not a regular file, so its size cannot be checked up front: the read itself is capped.
+    import resource
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    proc = dpa_process("generate", "--config", "/dev/zero", "-n", "1", "--out", str(tmp_path / "o"), preexec_fn=cap)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert_clean_error(err, "--config /dev/zero", "at most")
+
+
+def test_bench_torch_backend_without_torch_is_bad_usage(monkeypatch, capsys) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
+    assert main(["bench", "--backend", "torch", "--quick", "--processes", "1"]) == 2
+    assert_clean_error(capsys.readouterr().err, "--backend torch", "pip install torch")
+
+
+def test_out_of_memory_hints_at_the_command_s_own_option() -> None:
+    from dpa.cli import _classify
+
+    assert _classify(MemoryError(), "generate") == (4, "out of memory (try a smaller --chunk-size)")
+    assert _classify(MemoryError(), "bench") == (4, "out of memory (try a smaller --samples)")  # bench has no --chunk-size

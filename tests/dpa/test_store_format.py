@@ -127,3 +127,27 @@ def test_outputs_that_differ_only_in_case_are_refused(tmp_path, capsys) -> None:
     assert main(["generate", "--config", str(tmp_path / "case.json"), "-n", "5", "--out", str(tmp_path / "o")]) == 2
     assert "differ only in case" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.json"]  # nothing written
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"progress": 5}, "progress must be a callable"),
+    ({"notes": "print"}, "notes must be a callable"),
+    ({"overwrite": "yes"}, "overwrite must be True or False"),
+    ({"resume": 1}, "resume must be True or False"),
+    ({"out_dir": 5}, "out_dir must be a path"),
+])
+def test_write_params_checks_its_arguments_before_touching_the_disk(kwargs, fragment, tmp_path) -> None:
+    # A bad callback used to fail after the first chunk, leaving an interrupted run behind.
+    args = {"out_dir": tmp_path / "o", **kwargs}
+    with pytest.raises(TypeError, match=fragment):
+        write_params(args.pop("out_dir"), dpa.get_preset("mild"), 10, **args)
+    assert os.listdir(tmp_path) == []
+
+
+def test_verify_params_takes_the_paths_write_params_takes_and_names_bad_arguments(tmp_path) -> None:
+    out = write_params(os.fsencode(tmp_path / "o"), dpa.get_preset("mild"), 10)
+    assert verify_params(os.fsencode(out)).ok and read_metadata(os.fsencode(out))["num_samples"] == 10
+    with pytest.raises(TypeError, match="directory must be a path"):
+        verify_params(5)
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        verify_params(out, progress=3)

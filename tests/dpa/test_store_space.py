@@ -148,3 +148,21 @@ def test_read_only_file_system(tmp_path) -> None:
         assert r.returncode == 4
         assert_clean_error(r.stderr, "Read-only file system", str(disk))
 
+
+
+def test_resume_of_a_complete_output_on_a_read_only_file_system_succeeds(tmp_path) -> None:
+    # A pipeline that always runs `generate ... --resume` over outputs mounted read-only: nothing to
+    # write, so nothing to lock; anything short of complete still needs a writable disk (exit 4).
+    mild = ("generate", "--preset", "mild", "-n", "1000", "--no-progress")
+    with tmpfs(tmp_path / "disk", size="1m") as disk:
+        if disk is None:
+            pytest.skip("mounting a file system is not permitted here")
+        assert main([*mild, "--out", str(disk / "params")]) == 0
+        remount(disk, "ro")
+        r = run_dpa(*mild, "--out", str(disk / "params"), "--resume")
+        assert r.returncode == 0, r.stderr
+        assert "already complete" in r.stdout and "read-only" in r.stderr
+        r = run_dpa(*mild, "--seed", "1", "--out", str(disk / "params"), "--resume")
+        assert r.returncode == 4  # another seed: it would have to write
+        assert_clean_error(r.stderr, "Read-only file system")
+        assert run_dpa("verify", str(disk / "params")).returncode == 0

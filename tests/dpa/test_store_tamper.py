@@ -53,6 +53,12 @@ def symlink_elsewhere(path: Path) -> None:
     path.symlink_to(elsewhere)
 
 
+def hardlink_elsewhere(path: Path) -> None:
+    elsewhere = path.parent.parent / ("moved-" + path.name)
+    shutil.move(path, elsewhere)
+    os.link(elsewhere, path)
+
+
 def retarget_outside(out: Path) -> None:
     other = out.parent / "other"
     other.mkdir()
@@ -107,6 +113,12 @@ VERIFY_TAMPERS = [
     ("an invalid config", lambda o: edit_json(o / "metadata.json", lambda m: m["config"]["rotation"].update(kind="x")),
      "not a valid config"),
     ("metadata is a list", lambda o: (o / "metadata.json").write_text("[1, 2]"), "JSON list"),
+    ("metadata is null", lambda o: (o / "metadata.json").write_text("null"), "JSON null,"),
+    ("format_version as a float", set_field("format_version", 1.0), "'format_version' is 1.0"),
+    ("format_version missing", lambda o: edit_json(o / "metadata.json", lambda m: m.pop("format_version")),
+     "missing field(s) 'format_version'"),
+    ("file entry a number", lambda o: edit_json(o / "metadata.json", lambda m: m["outputs"]["rotation"].update(file=7)),
+     "outputs['rotation']['file'] = 7 must be a file name"),
     ("metadata is not JSON", lambda o: (o / "metadata.json").write_text("{nope"), "not valid JSON"),
     ("metadata nested 200k deep", lambda o: (o / "metadata.json").write_text("[" * 200_000 + "]" * 200_000), "JSON"),
     ("a duplicate key", lambda o: (o / "metadata.json").write_text(
@@ -148,8 +160,9 @@ def test_verify_as_a_real_process(damage, out) -> None:
         (lambda tmp: tmp / "nothing", "does not exist"),
         (lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "metadata.json does not exist"),
         (lambda tmp: (tmp / "file").write_text("x") and tmp / "file", "is not a directory"),
+        (lambda tmp: Path("/"), "/metadata.json does not exist"),  # a directory without a name
     ],
-    ids=["missing", "no metadata", "a file"],
+    ids=["missing", "no metadata", "a file", "the root directory"],
 )
 def test_verify_of_something_that_is_not_an_output_is_exit_2(make, fragment, tmp_path, capsys) -> None:
     assert main(["verify", str(make(tmp_path))]) == 2
@@ -192,6 +205,7 @@ REPAIRED = [
     ("a header with another dtype", lambda p: replace_bytes(p / "rotation.npy", b"'<f8'", b"'<i8'"), "dtype '<i8'"),
     ("a header with another shape", lambda p: replace_bytes(p / "rotation.npy", b"(60000,)", b"(60001,)"), "shape"),
     ("a .npy replaced by a symlink", lambda p: symlink_elsewhere(p / "rotation.npy"), "not a regular file"),
+    ("a .npy hard-linked to a file outside", lambda p: hardlink_elsewhere(p / "rotation.npy"), "hard link"),
     ("a .npy deleted", lambda p: (p / "crop_w.npy").unlink(), "missing"),
     ("progress past the end", progress({"done": N + 100}), "progress.json"),
     ("progress negative", progress({"done": -100}), "progress.json"),

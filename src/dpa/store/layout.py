@@ -92,6 +92,8 @@ class OutputPaths:
             out.with_name(out.name + ".dpa-trash"),
         )
 
+    # the suffixes above (an output named with one would be taken for another output's sibling)
+    SUFFIXES = (".partial", ".dpa-lock", ".dpa-old", ".dpa-trash")
     # the longest suffix above: the output's name must leave room for it
     LONGEST_SUFFIX = len(".dpa-trash")
 
@@ -226,6 +228,9 @@ def looks_like_output(directory: Path) -> bool:
     return isinstance(meta, dict) and meta.get("format") == FORMAT
 
 
+_JSON_TYPES = {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+
+
 def _int_field(meta: dict[str, Any], key: str, high: int) -> int:
     value = meta.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
@@ -249,11 +254,13 @@ def check_metadata(meta: Any, where: Path) -> AugmentationConfig:
         return DamagedOutputError(f"{where}: {problem}")
 
     if not isinstance(meta, dict):
-        raise bad(f"it holds a JSON {type(meta).__name__}, not the metadata object dpa writes")
+        raise bad(f"it holds a JSON {_JSON_TYPES.get(type(meta), type(meta).__name__)}, not the metadata object dpa writes")
     if meta.get("format") != FORMAT:
         raise bad(f"'format' is {meta.get('format')!r}, not {FORMAT!r}: not a dpa output")
-    version = meta.get("format_version")
-    if isinstance(version, bool) or version != FORMAT_VERSION:
+    if "format_version" not in meta:
+        raise bad("missing field(s) 'format_version'")
+    version = meta["format_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
         raise bad(f"'format_version' is {version!r}; this dpa reads format version {FORMAT_VERSION} only")
     known = {*IDENTITY_KEYS, "dpa_version", "config", "outputs", "created"}  # "created": written by dpa <= 0.1.0
     missing = [k for k in (*IDENTITY_KEYS, "dpa_version", "config", "outputs") if k not in meta]
@@ -299,7 +306,9 @@ def _check_outputs(outputs: Any, config: AugmentationConfig, bad: Any) -> None:
         if not isinstance(info, dict) or set(info) != {"file", "dtype"}:
             raise bad(f"outputs[{name!r}] must be an object with exactly 'file' and 'dtype'")
         file = info["file"]
-        if not isinstance(file, str) or os.path.isabs(file) or "/" in file or "\\" in file or file in ("", ".", ".."):
+        if not isinstance(file, str):
+            raise bad(f"outputs[{name!r}]['file'] = {file!r} must be a file name (a string)")
+        if os.path.isabs(file) or "/" in file or "\\" in file or file in ("", ".", ".."):
             raise bad(f"outputs[{name!r}]['file'] = {file!r} points outside the output directory")
         if file != expected[name]["file"]:
             raise bad(f"outputs[{name!r}]['file'] = {file!r}; dpa stores {name!r} in {expected[name]['file']!r}")
@@ -315,8 +324,9 @@ def output_path(out_dir: str | os.PathLike) -> Path:
 
     Raises:
         ValueError: an empty path, a path naming no directory (``/``), a
-            symbolic-link loop, or a name too long to leave room for the
-            siblings dpa makes beside it (``.dpa-trash``).
+            symbolic-link loop, a name too long to leave room for the
+            siblings dpa makes beside it (``.dpa-trash``), or a name ending
+            in one of their suffixes (``params.partial``).
     """
     text = os.fspath(out_dir)
     if isinstance(text, bytes):
@@ -341,6 +351,13 @@ def _checked_output_path(out: Path, text: str) -> Path:
         out = target
     if not out.name or out.name in (".", ".."):
         raise ValueError(f"the output directory {text!r} names no directory dpa could create ({out})")
+    for suffix in OutputPaths.SUFFIXES:
+        if out.name.endswith(suffix) and out.name != suffix:
+            raise ValueError(
+                f"the output directory's name ends in {suffix!r}, which dpa keeps for what it makes beside an "
+                f"output (a run of {out.name[:-len(suffix)]!r} would take it for its own): choose another name "
+                f"({shorten(out)})"
+            )
     try:
         name_max = os.pathconf(out.parent if out.parent.is_dir() else "/", "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):

@@ -27,9 +27,20 @@ __all__ = ["VerifyResult", "read_metadata", "check_files", "verify_params"]
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
+def _as_path(directory: str | bytes | os.PathLike) -> Path:
+    """``directory`` as a Path (bytes too, as write_params takes them); a TypeError names the argument."""
+    if isinstance(directory, bytes):
+        return Path(os.fsdecode(directory))
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path (str or os.PathLike); got {type(directory).__name__}")
+    return Path(directory)
+
+
 def _partial_hint(directory: Path) -> str:
+    if not directory.name:  # "/": nothing beside it
+        return ""
     partial = directory.with_name(directory.name + ".partial")
-    if directory.name and partial.exists():
+    if partial.exists():
         return f" ({partial} holds an interrupted run: finish it with generate --resume)"
     return ""
 
@@ -54,7 +65,7 @@ def read_metadata(directory: str | os.PathLike) -> dict[str, Any]:
     ...
     dpa.store.errors.NotAnOutputError: /nonexistent does not exist: not a finished dpa output directory
     """
-    directory = Path(directory)
+    directory = _as_path(directory)
     if not directory.exists():
         raise NotAnOutputError(f"{directory} does not exist: not a finished dpa output directory{_partial_hint(directory)}")
     if not directory.is_dir():
@@ -86,7 +97,7 @@ def check_files(directory: str | os.PathLike, layout: Layout) -> None:
         DamagedOutputError: naming the first file that is missing, a link,
             not a regular file, of the wrong size or with another header.
     """
-    directory = Path(directory)
+    directory = _as_path(directory)
     for f in layout.files:
         path = directory / f.file
         try:
@@ -156,8 +167,10 @@ def verify_params(
         NotAnOutputError: ``directory`` is not a dpa output (no ``metadata.json``).
         OSError: a file cannot be read.
     """
-    directory = Path(directory)
+    directory = _as_path(directory)
     chunk_size = validate.count(chunk_size, "chunk_size")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable or None; got {progress!r}")
     try:
         layout = layout_of(read_metadata(directory))
         check_files(directory, layout)

@@ -180,6 +180,14 @@ def write_params(
         raise ValueError(
             f"start + num_samples - 1 must be < 2**64 (the largest sample id); got start={start}, num_samples={num_samples}"
         )
+    for name, flag in (("overwrite", overwrite), ("resume", resume)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    for name, func in (("progress", progress), ("notes", notes)):
+        if func is not None and not callable(func):
+            raise TypeError(f"{name} must be a callable or None; got {func!r}")
+    if not isinstance(out_dir, (str, bytes, os.PathLike)):
+        raise TypeError(f"out_dir must be a path (str or os.PathLike); got {type(out_dir).__name__}")
     check_test_hooks()
     out = output_path(out_dir)
     run = _Run(OutputPaths.of(out), Layout(config, num_samples, seed, epoch, start), chunk_size, progress, notes)
@@ -188,12 +196,22 @@ def write_params(
             out.parent.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
             raise ValueError(f"the output directory's parent {out.parent} is not a directory") from None
+        if resume and not overwrite and _read_only(out.parent) and run.complete_without_lock():
+            return out
         with OutputLock(run.paths.lock, out):
             # Put in words while the lock is held, so a full disk is described as the error found it.
             with run.errors_in_words():
                 test_point("locked")
                 run.go(overwrite=overwrite, resume=resume)
     return out
+
+
+def _read_only(directory: Path) -> bool:
+    """True if ``directory`` is on a file system mounted read-only (where no lock can be taken)."""
+    try:
+        return bool(os.statvfs(directory).f_flag & getattr(os, "ST_RDONLY", 1))
+    except (OSError, AttributeError):
+        return False
 
 
 class _Run:
@@ -322,6 +340,19 @@ class _Run:
             return "other"
         return "same" if not self.layout.differences(meta) else "other"
 
+    def complete_without_lock(self) -> bool:
+        """On a read-only file system nobody writes ``DIR``: if it is this complete output, say so (True)."""
+        if self.dir_state() != "same":
+            return False
+        try:
+            self.check_complete()
+        except DamagedOutputError:
+            return False
+        self.note("complete", f"{self.paths.dir} is already complete (metadata and files checked, on a read-only "
+                              f"file system; `dpa verify` compares every value)")
+        self.progress(self.layout.num_samples)
+        return True
+
     def check_complete(self) -> None:
         read_metadata(self.paths.dir)
         check_files(self.paths.dir, self.layout)
@@ -446,6 +477,11 @@ class _Run:
             st = None
         if st is not None and not stat.S_ISREG(st.st_mode):
             self.note("repaired", f"{path} was not a regular file (a symbolic link?); replaced by one")
+            os.unlink(path)
+            st = None
+        elif st is not None and st.st_nlink > 1:
+            # Writing would change the other names of the file too (a `cp -al` snapshot, say).
+            self.note("repaired", f"{path} was a hard link shared with another file; replaced by a file of its own")
             os.unlink(path)
             st = None
         fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
