@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,16 @@ from pathlib import Path
 SIBLINGS = (".partial", ".dpa-lock", ".dpa-old", ".dpa-trash")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def dpa_process(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
     """``python -m dpa.cli ARGS`` as a real process (stdout and stderr piped, as text)."""
     full_env = dict(os.environ, **(env or {}))
+    # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+    # across exec: the child would never see a test's Ctrl-C. Give it the default disposition.
+    kwargs.setdefault("preexec_fn", _default_sigint)
     return subprocess.Popen([sys.executable, "-m", "dpa.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=full_env, **kwargs)
 
