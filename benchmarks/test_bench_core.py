@@ -85,11 +85,9 @@ def test_batch_numpy(benchmark, preset: str) -> None:
 
 def test_batch_numpy_kernel_fallback(benchmark) -> None:
     """`moderate` on the numpy kernels, as where dpa was installed without a C compiler (same bits)."""
-    from dpa.generate import _Plan
-
-    plan = _Plan(dpa.get_preset("moderate"), 7, 1, compiled=False)
+    gen = dpa.Generator(dpa.get_preset("moderate"), seed=7, compiled=False)
     ids = np.arange(N_BATCH, dtype=np.uint64)
-    out = benchmark(plan.numpy, ids)
+    out = benchmark(gen.batch, ids, epoch=1)
     assert len(out["rotation"]) == N_BATCH
     _rate(benchmark, N_BATCH, "samples")
 

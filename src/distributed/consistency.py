@@ -36,10 +36,11 @@ def assert_consistent_across_ranks(config: Any, seed: int = 0, epoch: int = 0) -
     single process, and raises RuntimeError when torchrun's environment says
     there are several (the ranks cannot talk to each other yet).
     """
-    from dpa.generate import _plan
+    from dpa.generate import generator_for
+    from dpa.keys import check_epoch
 
-    plan = _plan(config, seed, epoch)  # validates all three the same way on every rank
-    mine = (plan.config.fingerprint(), int(seed), int(epoch))
+    gen = generator_for(config, seed)  # validates all three the same way on every rank
+    mine = (gen.config.fingerprint(), gen.seed, check_epoch(epoch))
     if not dist_is_initialized():
         _, world = get_rank_world_size()
         if world > 1:

@@ -11,11 +11,12 @@ import math
 from typing import Any, Iterator
 
 from dpa import validate
+from dpa.chunk import ParamBatch, check_stream_args
 from dpa.distributed.checkpoint import ElasticCheckpoint
 from dpa.distributed.env import resolve_rank
 from dpa.distributed.splitter import DistributedRangeSplitter
-from dpa.generate import _plan, gen_augmentation_params
-from dpa.stream import ParamBatch, check_stream_args
+from dpa.generate import gen_augmentation_params, generator_for
+from dpa.keys import check_sample_id
 
 __all__ = [
     "gen_distributed_augmentation_params",
@@ -24,11 +25,18 @@ __all__ = [
 ]
 
 
+def _need_config(config: Any, function: str) -> Any:
+    if config is None:
+        raise TypeError(f"{function}() needs config= (an AugmentationConfig or a dict of specs)")
+    return config
+
+
 def gen_distributed_augmentation_params(
     sample_id: int,
-    rank: int | None,
-    world_size: int | None,
-    config: Any,
+    rank: int | None = None,
+    world_size: int | None = None,
+    config: Any = None,
+    *,
     seed: int = 0,
     epoch: int = 0,
     mode: str = "strided",
@@ -38,10 +46,12 @@ def gen_distributed_augmentation_params(
 
     In the default strided mode the global id is ``sample_id * world_size +
     rank`` (DistributedSampler's order), which needs no dataset length; the
-    contiguous mode needs ``num_samples``. ``rank``/``world_size`` may be None
-    to discover them (:func:`dpa.distributed.get_rank_world_size`).
+    contiguous mode needs ``num_samples``. ``rank``/``world_size`` may be
+    left out to discover them (:func:`dpa.distributed.get_rank_world_size`):
+    ``gen_distributed_augmentation_params(5, config=cfg)`` inside torchrun.
 
     Raises:
+        TypeError: no ``config``.
         ValueError: rank outside ``[0, world_size)``, ``world_size < 1``, a
             global id >= 2**64, contiguous mode without ``num_samples``, or a
             local index beyond the rank's share.
@@ -51,10 +61,9 @@ def gen_distributed_augmentation_params(
     >>> gen_distributed_augmentation_params(5, 2, 4, cfg) == dpa.gen_augmentation_params(22, cfg)
     True
     """
+    config = _need_config(config, "gen_distributed_augmentation_params")
     rank, world_size = resolve_rank(rank, world_size)
     if mode == "strided" and num_samples is None:
-        from dpa.keys import check_sample_id
-
         local = check_sample_id(sample_id, "sample_id")
         global_id = local * world_size + rank
         if global_id >= 1 << 64:
@@ -68,20 +77,19 @@ def gen_distributed_augmentation_params(
     return gen_augmentation_params(splitter.local_to_global(sample_id, rank), config, seed=seed, epoch=epoch)
 
 
-def _rank_chunks(plan: Any, splitter: DistributedRangeSplitter, rank: int, start: int, chunk_size: int) -> Iterator[ParamBatch]:
+def _rank_ids(splitter: DistributedRangeSplitter, rank: int, start: int, chunk_size: int) -> Iterator[Any]:
     count = splitter.num_samples_for(rank)
     for lo in range(start, count, chunk_size):
         hi = min(lo + chunk_size, count)
-        ids = splitter.indices(rank, lo, hi)
-        padding = splitter.is_padding(rank, lo, hi) if splitter.pad else None
-        yield ParamBatch(ids, plan.numpy(ids), padding)
+        yield splitter.indices(rank, lo, hi), splitter.is_padding(rank, lo, hi) if splitter.pad else None
 
 
 def stream_distributed_augmentation_chunks(
     num_samples: int,
-    rank: int | None,
-    world_size: int | None,
-    config: Any,
+    rank: int | None = None,
+    world_size: int | None = None,
+    config: Any = None,
+    *,
     seed: int = 0,
     epoch: int = 0,
     chunk_size: int = 10_000,
@@ -93,6 +101,11 @@ def stream_distributed_augmentation_chunks(
 ) -> Iterator[ParamBatch]:
     """Stream ``rank``'s share of ids ``0 .. num_samples - 1`` as :class:`~dpa.ParamBatch` chunks.
 
+    Call it as ``stream_distributed_augmentation_chunks(len(dataset), config=cfg, seed=s, epoch=e)``
+    inside torchrun (rank and world size are discovered), or with
+    ``rank, world_size`` given: ``(n, rank, world_size, cfg, seed=s)``.
+    Everything after ``config`` is keyword-only.
+
     The order is :meth:`DistributedRangeSplitter.indices` order; with
     ``pad=True`` each chunk's ``padding`` marks duplicates. ``start`` skips
     that many of the rank's own samples (O(1)). ``checkpoint`` resumes an
@@ -102,27 +115,31 @@ def stream_distributed_augmentation_chunks(
 
     Raises:
         TypeError, ValueError: bad rank, world size, num_samples (which must
-        be finite here), chunk_size or start, or a checkpoint from another config.
+        be finite here), chunk_size or start, no config, or a checkpoint from
+        another config.
     """
+    config = _need_config(config, "stream_distributed_augmentation_chunks")
     if isinstance(num_samples, float) and math.isinf(num_samples):
         raise ValueError("num_samples must be finite to split it across ranks; got inf")
     rank, world_size = resolve_rank(rank, world_size)
     check_stream_args(num_samples, chunk_size, 0)
-    plan = _plan(config, seed, epoch)
+    gen = generator_for(config, seed)
+    gen.sampler(epoch=epoch)  # checks the epoch now, not at the first chunk
     first = 0
     if checkpoint is not None:
-        first = checkpoint.check(plan.config, seed=seed, epoch=epoch, num_samples=num_samples, mode=mode)
+        first = checkpoint.check(gen.config, seed=gen.seed, epoch=epoch, num_samples=num_samples, mode=mode)
     splitter = DistributedRangeSplitter(num_samples, world_size, mode=mode, drop_last=drop_last, pad=pad, start=first)
     count = splitter.num_samples_for(rank)
     start = validate.integer(start, "start", 0, count, text=f"in [0, {count}] (rank {rank}'s share)")
-    return _rank_chunks(plan, splitter, rank, start, chunk_size)
+    return gen.chunks_of(_rank_ids(splitter, rank, start, chunk_size), epoch=epoch)
 
 
 def stream_distributed_augmentation_chain(
     num_samples: int,
-    rank: int | None,
-    world_size: int | None,
-    config: Any,
+    rank: int | None = None,
+    world_size: int | None = None,
+    config: Any = None,
+    *,
     seed: int = 0,
     epoch: int = 0,
     chunk_size: int = 10_000,
@@ -132,7 +149,7 @@ def stream_distributed_augmentation_chain(
     pad: bool = False,
     checkpoint: ElasticCheckpoint | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Per-sample param dicts of ``rank``'s share (see :func:`stream_distributed_augmentation_chunks`).
+    """Per-sample param dicts of ``rank``'s share; the arguments of :func:`stream_distributed_augmentation_chunks`.
 
     >>> import dpa
     >>> cfg = dpa.get_preset("mild")
@@ -141,8 +158,7 @@ def stream_distributed_augmentation_chain(
     (3, True)
     """
     chunks = stream_distributed_augmentation_chunks(
-        num_samples, rank, world_size, config, seed, epoch, chunk_size, start, mode, drop_last, pad, checkpoint
+        num_samples, rank, world_size, config, seed=seed, epoch=epoch, chunk_size=chunk_size, start=start, mode=mode,
+        drop_last=drop_last, pad=pad, checkpoint=checkpoint,
     )
     return (row for chunk in chunks for row in chunk.to_dicts())
-
-

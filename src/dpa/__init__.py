@@ -14,13 +14,15 @@ True
 Layers (imports point down): :mod:`dpa.prng` (the XXH64 kernel; numpy, or
 the compiled ``dpa._ckernel`` where it was built, same bits) ->
 :mod:`dpa.keys`, :mod:`dpa.fmath`, :mod:`dpa.specs`, :mod:`dpa.config`,
-:mod:`dpa.presets` -> :mod:`dpa.generate` -> :mod:`dpa.stream`; then
+:mod:`dpa.presets` -> :mod:`dpa.program` (spec programs) -> :mod:`dpa.generator`
+(:class:`Generator`) -> :mod:`dpa.generate`, :mod:`dpa.stream`; then
 :mod:`dpa.distributed`, :mod:`dpa.batch`, :mod:`dpa.benchmark` and the CLI.
 """
 
 from dpa.composite import ErasingSpec, PermutationSpec, ResizedCropSpec
 from dpa.config import AugmentationConfig
 from dpa.generate import gen_augmentation_batch, gen_augmentation_params
+from dpa.generator import Generator
 from dpa.keys import sample_id_from_key
 from dpa.presets import get_preset, preset_names
 from dpa.stream import ParamBatch, stream_augmentation_chain, stream_augmentation_chunks
@@ -43,6 +45,7 @@ __all__ = [
     "AugmentationConfig",
     "get_preset",
     "preset_names",
+    "Generator",
     "gen_augmentation_params",
     "gen_augmentation_batch",
     "sample_id_from_key",

@@ -5,7 +5,8 @@ module hands it each spec's constants exactly as the Python specs compute
 them (so both paths evaluate the same formulas on the same doubles). A config
 with any other kind (a user's registered spec, or a subclass of a built-in
 one, whose overrides the kernel cannot know) is not compiled and runs on the
-numpy path. ``DPA_DISABLE_CKERNEL=1`` in the environment turns the kernel off
+numpy interpreter of its spec programs. (The next step replaces this with a
+kernel that runs the programs themselves.) ``DPA_DISABLE_CKERNEL=1`` in the environment turns the kernel off
 (see :func:`dpa.prng.compiled_kernel`).
 """
 
@@ -61,39 +62,30 @@ def _op_constants(spec: Any) -> tuple[int, tuple, tuple, tuple, tuple] | None:
     return None
 
 
-def compile_program(entries: Sequence[Any], row_c: Any, row_k2: Any, outputs: Sequence[Any]) -> Any:
-    """A ``_ckernel.Program`` for a plan's entries, or None (kernel absent, or a kind it does not know).
-
-    Args:
-        entries: the plan's entries (spec, output names, first hash row, gate).
-        row_c, row_k2: the per-row hash constants (:func:`dpa.prng.outer_row_constants`).
-        outputs: the config's outputs (name, dtype), in config order: the slot order.
-    """
+def compile_program(layout: Any, row_k2: Any) -> Any:
+    """A ``_ckernel.Program`` for a layout and one epoch's row constants, or None (no kernel, or a kind it does not know)."""
     kernel = prng.compiled_kernel()
     if kernel is None:
         return None
-    slot = {o.name: i for i, o in enumerate(outputs)}
     ops = []
-    for e in entries:
-        consts = _op_constants(e.spec)
+    for p in layout.params:
+        consts = _op_constants(p.spec)
         if consts is None:
             return None
         kind, floats, ints, thresholds, values = consts
         if kind == _BERNOULLI:  # its p is the value's probability, read from the same threshold field
-            gate_draw, gate_t = -1, gate_threshold(e.spec.p)
-        elif e.gate is not None:
-            gate_draw, gate_t = e.gate
+            gate_draw, gate_t = -1, gate_threshold(p.spec.p)
+        elif p.gate is not None:
+            gate_draw, gate_t = p.gate
         else:
             gate_draw, gate_t = -1, 0
         # An ungated spec may have no identity; the kernel never reads it then.
-        identities = tuple(0 if v is None else v for v in e.identities)
-        ops.append(
-            (kind, e.row0, tuple(slot[n] for n in e.names), gate_draw, gate_t, identities, floats, ints, thresholds, values)
-        )
+        identities = tuple(0 if v is None else v for v in p.identities)
+        ops.append((kind, p.row0, p.slots, gate_draw, gate_t, identities, floats, ints, thresholds, values))
     return kernel.Program(
-        [int(x) for x in row_c.ravel()],
+        [int(x) for x in layout.row_c.ravel()],
         [int(x) for x in row_k2.ravel()],
-        tuple(o.name for o in outputs),
-        "".join(_TYPE_CODES[o.dtype] for o in outputs),
+        tuple(layout.names),
+        "".join(_TYPE_CODES[d] for d in layout.dtypes),
         ops,
     )

@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, ClassVar, Sequence
 
 from dpa import domains, fmath
-from dpa._draws import TWO_M32, mulhi32
-from dpa._ops import PY
+from dpa.program import TWO_M32, Builder
 from dpa.specs import Output, Spec, register_spec
 
 __all__ = ["ResizedCropSpec", "ErasingSpec", "PermutationSpec"]
-
-# Permutations of up to 8 items are looked up in a table of n! rows (8! = 40320).
-_TABLE_MAX_N = 8
 
 
 @dataclass(frozen=True)
@@ -71,29 +67,14 @@ class _BoxSpec(Spec):
             (fmath.log(self.ratio[1]) - lr0) * TWO_M32,
         )
 
-    @staticmethod
-    def _box(s: Any, lr: Any, u2: Any, u3: Any, ops: Any) -> tuple:
-        r = ops.minimum(ops.maximum(fmath.exp(lr, ops), s), 1.0 / s)
-        w = ops.minimum(fmath.sqrt(s * r, ops), 1.0)
-        h = ops.minimum(s / w, 1.0)
-        return u2 * (1.0 - w), u3 * (1.0 - h), w, h
-
-    def scalar_values(self, words: Sequence[int]) -> tuple:
+    def program(self, b: Builder) -> Any:
         s0, ss, r0, rs = self._consts
-        w0, w1 = words[0], words[1]
-        return self._box(
-            s0 + (w0 >> 32) * ss,
-            r0 + (w0 & 0xFFFFFFFF) * rs,
-            (w1 >> 32) * TWO_M32,
-            (w1 & 0xFFFFFFFF) * TWO_M32,
-            PY,
-        )
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        s0, ss, r0, rs = self._consts
-        return list(
-            self._box(draws.affine(0, ss, s0), draws.affine(1, rs, r0), draws.unit(2), draws.unit(3), ops)
-        )
+        s = b.const(s0, "s0", "scale[0]") + b.draw(0) * b.const(ss, "ss", "(scale[1] - scale[0]) * 2^-32")
+        r = b.exp(b.const(r0, "r0", "log(ratio[0])") + b.draw(1) * b.const(rs, "rs", "(log(ratio[1]) - r0) * 2^-32"))
+        r = b.minimum(b.maximum(r, s), 1.0 / s)  # the ratio that fits: w, h <= 1
+        w = b.minimum(b.sqrt(s * r), 1.0)
+        h = b.minimum(s / w, 1.0)
+        return b.unit(2) * (1.0 - w), b.unit(3) * (1.0 - h), w, h
 
 
 @register_spec
@@ -153,61 +134,6 @@ class PermutationSpec(Spec):
     def outputs(self) -> tuple[Output, ...]:
         return tuple(Output(f"_{i}", "int", i) for i in range(self.n))
 
-    def _lehmer_to_perm(self, digits: list, ge: Any) -> list:
-        n = self.n
-        for i in range(n - 2, -1, -1):
-            for j in range(i + 1, n):
-                digits[j] = digits[j] + ge(digits[j], digits[i])
-        return digits
-
-    def _decode_scalar(self, k: int) -> tuple:
-        digits = [(k // math.factorial(self.n - 1 - i)) % (self.n - i) for i in range(self.n)]
-        return tuple(self._lehmer_to_perm(digits, lambda a, b: 1 if a >= b else 0))
-
-    @property
-    def _table(self) -> tuple | None:
-        """All n! orders, indexed by k, for n <= _TABLE_MAX_N (a lookup beats decoding)."""
-        return _order_table(self.n) if self.n <= _TABLE_MAX_N else None
-
-    @property
-    def _table_columns(self) -> list:
-        return _order_columns(self.n)
-
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        k = mulhi32(words[0], math.factorial(self.n))
-        table = self._table
-        return table[k] if table is not None else self._decode_scalar(k)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        k = draws.mulhi(0, math.factorial(self.n))
-        if self._table is not None and ops.name == "numpy":
-            return [column[k] for column in self._table_columns]
-        # k < 12! < 2**29, so float64 holds every step exactly and floor(k / f)
-        # is exact (its rounding error, below n! * 2**-53, is less than the
-        # 1/f gap to the next integer); floats avoid slow integer division.
-        k = ops.to_float(k)
-        digits = []
-        for i in range(self.n):
-            f = float(math.factorial(self.n - 1 - i))
-            c = ops.floor(k / f)
-            k = k - c * f
-            digits.append(c)
-        perm = self._lehmer_to_perm(digits, lambda a, b: ops.to_float(a >= b))
-        return [ops.to_int(p) for p in perm]
-
-
-@lru_cache(maxsize=None)
-def _order_table(n: int) -> tuple:
-    """Every order of ``n`` items, indexed by its Lehmer number ``k`` (made once per ``n``: 8! rows take 0.2 s)."""
-    return tuple(PermutationSpec(n=n)._decode_scalar(k) for k in range(math.factorial(n)))
-
-
-@lru_cache(maxsize=None)
-def _order_columns(n: int) -> list:
-    import numpy as np
-
-    table = np.array(_order_table(n), dtype=np.int64)
-    columns = [np.ascontiguousarray(table[:, i]) for i in range(n)]
-    for column in columns:
-        column.flags.writeable = False  # shared by every spec of this n
-    return columns
+    def program(self, b: Builder) -> Any:
+        n = b.field(self, "n")
+        return b.perm_decode(b.mulhi(0, b.const(math.factorial(self.n), "n!")), n)

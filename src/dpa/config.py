@@ -126,6 +126,22 @@ class AugmentationConfig(Mapping):
         inner = ", ".join(f"{k!r}: {v!r}" for k, v in self._specs.items())
         return f"AugmentationConfig({{{inner}}})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("derived", None)  # rebuilt where it is needed
+        return state
+
+    @cached_property
+    def derived(self) -> dict[Any, Any]:
+        """A dict that lives and dies with this config, for objects derived from it.
+
+        :func:`dpa.gen_augmentation_params` and friends keep the config's
+        compiled :class:`dpa.Generator` per seed here, so one sample costs no
+        compile and no global cache exists. Not part of equality, hashing or
+        pickling.
+        """
+        return {}
+
     # -- outputs -------------------------------------------------------------
     @property
     def outputs(self) -> tuple[OutputInfo, ...]:

@@ -2,10 +2,10 @@
 
 A spec is an immutable, validated description of one parameter's
 distribution (``UniformSpec(low=-15, high=15)``). It owns ``n_draws`` 32-bit
-draws per sample and maps them to one or more flat outputs; the exact
-formulas are in docs/SPEC.md, and each kind implements them twice over the
-same operations: once for Python scalars (the fast one-sample path) and once
-for arrays (numpy or torch, through :mod:`dpa._ops`).
+draws per sample and maps them to one or more flat outputs. Each kind writes
+that mapping once, as ``program(self, b)`` over the primitives of
+:mod:`dpa.program`; every backend (Python, numpy, torch, the C kernel) runs
+the recorded program, and docs/SPEC.md section 5 is generated from it.
 
 Any spec may carry ``p`` < 1: the augmentation is then applied with
 probability ``p``, decided by a *gate* draw that follows the value draws, and
@@ -31,8 +31,7 @@ from functools import cached_property
 from typing import Any, ClassVar, Mapping, Sequence
 
 from dpa import domains, fmath
-from dpa._draws import TWO_M32, mulhi32
-from dpa._ops import PY
+from dpa.program import TWO_M32, Builder, SpecProgram
 
 __all__ = [
     "Output",
@@ -117,20 +116,37 @@ class Spec:
         return domains.real(self.kind, "identity", identity)
 
     def outputs(self) -> tuple[Output, ...]:
+        """The flat outputs, in order: name suffix, dtype (``"float"``, ``"int"``, ``"bool"``), identity."""
         return (Output("", "float", self.identity_value()),)
 
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        """Values from this sample's words (Python ints), before gating."""
-        raise NotImplementedError
+    def program(self, b: Builder) -> Any:
+        """The kind's formula: its outputs from the draws, before gating, recorded through ``b``.
 
-    def array_values(self, draws: Any, ops: Any) -> list:
-        """Values for a block of samples (numpy or torch), before gating."""
-        raise NotImplementedError
+        Return one value per output (a value, or a tuple or list of them),
+        built with the :class:`~dpa.program.Builder` primitives; see
+        docs/KINDS.md. Host constants (anything computed from the spec's
+        fields alone) are plain Python arithmetic here, done once.
+        """
+        raise NotImplementedError(
+            f"spec kind {self.kind!r} ({type(self).__name__}) defines no program(self, b); see docs/KINDS.md"
+        )
+
+    @cached_property
+    def recorded_program(self) -> SpecProgram:
+        """:meth:`program`, recorded once: the definition every backend runs (gating is added by them)."""
+        b = Builder(self.n_draws, self.kind)
+        return b.finish(self.program(b), [o.dtype for o in self.outputs()])
 
     # -- shared --------------------------------------------------------------
     @property
     def gated(self) -> bool:
+        """True when the outputs are applied with probability ``p`` (a gate draw follows the value draws)."""
         return self.p < 1.0 and self.kind != "bernoulli"
+
+    @property
+    def gate(self) -> tuple[int, int] | None:
+        """``(gate draw index, threshold)``: the outputs keep their values where that draw < threshold; None if ungated."""
+        return (self.n_draws, gate_threshold(self.p)) if self.gated else None
 
     @property
     def n_words(self) -> int:
@@ -242,11 +258,9 @@ class UniformSpec(Spec):
     def _scale(self) -> float:
         return (self.high - self.low) * TWO_M32
 
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        return (self.low + (words[0] >> 32) * self._scale,)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        return [draws.affine(0, self._scale, self.low)]
+    def program(self, b: Builder) -> Any:
+        scale = b.const(self._scale, "scale", "(high - low) * 2^-32")
+        return b.field(self, "low") + b.draw(0) * scale
 
 
 @register_spec
@@ -277,20 +291,12 @@ class LogUniformSpec(Spec):
         a = fmath.log(self.low)
         return a, (fmath.log(self.high) - a) * TWO_M32
 
-    def _finish(self, x: Any, ops: Any) -> Any:
-        return ops.maximum(ops.minimum(fmath.exp(x, ops), self.high), self.low)
-
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        a, b = self._consts
-        return (self._finish(a + (words[0] >> 32) * b, PY),)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        a, b = self._consts
-        return [self._finish(draws.affine(0, b, a), ops)]
-
-
-def _open_unit_scalar(d: int) -> float:
-    return (d + 0.5) * TWO_M32
+    def program(self, b: Builder) -> Any:
+        a, s = self._consts
+        a = b.const(a, "a", "log(low)")
+        s = b.const(s, "s", "(log(high) - a) * 2^-32")
+        x = b.exp(a + b.draw(0) * s)
+        return b.maximum(b.minimum(x, b.field(self, "high")), b.field(self, "low"))
 
 
 @register_spec
@@ -314,11 +320,8 @@ class NormalSpec(Spec):
             raise ValueError(f"{self.kind}.std must be >= 0; got {self.std}")
         domains.normal_extremes(self.kind, self.mean, self.std)
 
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        return (self.mean + self.std * fmath.ndtri(_open_unit_scalar(words[0] >> 32)),)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        return [self.mean + self.std * fmath.ndtri(draws.affine(0, TWO_M32, 0.5 * TWO_M32), ops)]
+    def program(self, b: Builder) -> Any:
+        return b.field(self, "mean") + b.field(self, "std") * b.ndtri(b.open_unit(0))
 
 
 @register_spec
@@ -353,16 +356,14 @@ class TruncatedNormalSpec(Spec):
         fa, fb = fmath.ndtr(a), fmath.ndtr(b)
         return fa, (fb - fa), sign
 
-    def _finish(self, u: Any, ops: Any) -> Any:
+    def program(self, b: Builder) -> Any:
         fa, span, sign = self._consts
-        z = fmath.ndtri(fa + u * span, ops) * sign
-        return ops.maximum(ops.minimum(self.mean + self.std * z, self.high), self.low)
-
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        return (self._finish(_open_unit_scalar(words[0] >> 32), PY),)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        return [self._finish(draws.affine(0, TWO_M32, 0.5 * TWO_M32), ops)]
+        fa = b.const(fa, "Fa", "ndtr(a)")
+        span = b.const(span, "span", "ndtr(b) - Fa")
+        sign = b.const(sign, "sign", "1, or -1 when a + b > 0 (then (a, b) = (-b, -a))")
+        z = b.ndtri(fa + b.open_unit(0) * span) * sign
+        x = b.field(self, "mean") + b.field(self, "std") * z
+        return b.maximum(b.minimum(x, b.field(self, "high")), b.field(self, "low"))
 
 
 @register_spec
@@ -396,11 +397,9 @@ class IntegerSpec(Spec):
     def outputs(self) -> tuple[Output, ...]:
         return (Output("", "int", self.identity_value()),)
 
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        return (self.low + mulhi32(words[0], self.high - self.low + 1),)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        return [draws.mulhi(0, self.high - self.low + 1) + self.low]
+    def program(self, b: Builder) -> Any:
+        n = b.const(self.high - self.low + 1, "n", "high - low + 1")
+        return b.field(self, "low") + b.mulhi(0, n)
 
 
 @register_spec
@@ -444,26 +443,9 @@ class ChoiceSpec(Spec):
         """The thresholds below ``2**64`` (one reached by no word is left out: its value has weight 0)."""
         return domains.choice_thresholds(self.weights, len(self.values))
 
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        w = words[0]
-        return (self.values[sum(1 for t in self.thresholds if w >= t)],)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        index = draws.count_ge(0, self.thresholds)
-        table = _table(self.values, index)
-        return [table[index]]
-
-
-def _table(values: tuple, like: Any) -> Any:
-    """``values`` as an array of ``like``'s backend, int64 or float64."""
-    if type(like).__module__.startswith("torch"):
-        import torch
-
-        dtype = torch.int64 if all(isinstance(v, int) for v in values) else torch.float64
-        return torch.tensor(values, dtype=dtype, device=like.device)
-    import numpy as np
-
-    return np.array(values, dtype=np.int64 if all(isinstance(v, int) for v in values) else np.float64)
+    def program(self, b: Builder) -> Any:
+        t = b.const(self.thresholds, "T", "(T_1 .. T_{k-1}), T_i = floor(2^64 * (w_0 + ... + w_{i-1}) / total)")
+        return b.lookup(b.const(self.values, "values"), b.count_ge(0, t))
 
 
 @register_spec
@@ -485,9 +467,6 @@ class BernoulliSpec(Spec):
     def outputs(self) -> tuple[Output, ...]:
         return (Output("", "bool", False),)
 
-    def scalar_values(self, words: Sequence[int]) -> tuple:
-        return ((words[0] >> 32) < gate_threshold(self.p),)
-
-    def array_values(self, draws: Any, ops: Any) -> list:
-        return [draws.below(0, gate_threshold(self.p))]
+    def program(self, b: Builder) -> Any:
+        return b.below(0, b.const(gate_threshold(self.p), "T", "floor(p * 2^32 + 0.5)"))
 

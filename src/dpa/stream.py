@@ -5,114 +5,19 @@ may be ``float('inf')``: then the stream runs to the last id, ``2**64 - 1``).
 It holds no state beyond its position: resuming at any ``start`` is O(1) and
 gives exactly the values an unbroken stream would have given, because every
 value is a pure function of its id. Chunks equal ``gen_augmentation_batch``
-of their ids, whatever the chunk size.
+of their ids, whatever the chunk size. These functions are the seed
+document's; :meth:`dpa.Generator.chunks` and :meth:`dpa.Generator.stream`
+are the same streams on a generator you keep.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-import numpy as np
-
-from dpa import prng, validate
-from dpa.generate import _plan
-from dpa.keys import MAX_SAMPLE_ID
+from dpa.chunk import ParamBatch, check_stream_args, param_rows
+from dpa.generate import generator_for
 
 __all__ = ["ParamBatch", "param_rows", "stream_augmentation_chunks", "stream_augmentation_chain", "check_stream_args"]
-
-_ID_END = MAX_SAMPLE_ID + 1  # one past the last valid id
-
-
-@dataclass
-class ParamBatch:
-    """A chunk of a parameter stream: ids and one 1-D array per output.
-
-    Attributes:
-        sample_ids: uint64 array of the samples' ids, in stream order.
-        params: ``{output name: array}``, element ``k`` belonging to ``sample_ids[k]``.
-        padding: optional bool array, True where a sample is a padded
-            duplicate (see :class:`dpa.distributed.DistributedRangeSplitter`).
-    """
-
-    sample_ids: np.ndarray
-    params: dict[str, Any]
-    padding: np.ndarray | None = field(default=None)
-
-    def __len__(self) -> int:
-        return int(self.sample_ids.shape[0])
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.to_dicts())
-
-    def to_dicts(self) -> list[dict[str, Any]]:
-        """One dict of plain Python values per sample (what ``gen_augmentation_params`` returns)."""
-        return param_rows(self.params)
-
-    def to_torch(self, device: Any = None) -> dict[str, Any]:
-        """``{output name: tensor}`` on ``device`` (float64, int64 and bool tensors, values unchanged)."""
-        import torch
-
-        out = {}
-        for name, arr in self.params.items():
-            t = arr if isinstance(arr, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(arr))
-            out[name] = t.to(device) if device is not None else t
-        return out
-
-    def select(self, mask: np.ndarray) -> "ParamBatch":
-        """The samples where ``mask`` is True (for example ``~batch.padding``)."""
-        return ParamBatch(
-            self.sample_ids[mask],
-            {k: v[mask] for k, v in self.params.items()},
-            None if self.padding is None else self.padding[mask],
-        )
-
-
-_ROW_TYPES = {np.dtype(np.float64): "f", np.dtype(np.int64): "i", np.dtype(np.bool_): "b"}
-
-
-def param_rows(params: dict[str, Any]) -> list[dict[str, Any]]:
-    """A structure of arrays ``{name: array}`` as one dict of plain Python values per sample."""
-    names = list(params)
-    kernel = prng.compiled_kernel()
-    if kernel is not None and names:
-        arrays = [params[n] for n in names]
-        if all(isinstance(a, np.ndarray) and a.ndim == 1 and a.dtype in _ROW_TYPES for a in arrays):
-            # The same dicts, built in C: a third of the time of tolist() and zip.
-            return kernel.rows(
-                tuple(names), tuple(np.ascontiguousarray(a) for a in arrays), "".join(_ROW_TYPES[a.dtype] for a in arrays)
-            )
-    return [dict(zip(names, row)) for row in zip(*(params[n].tolist() for n in names))]
-
-
-def check_stream_args(num_samples: Any, chunk_size: Any, start: Any) -> tuple[int | float, int, int]:
-    """Validate a stream's ``num_samples``, ``chunk_size`` and ``start``; return them normalised.
-
-    The rules are :mod:`dpa.validate`'s, shared by every entry point
-    (``AugmentedDataset``'s ``chunk_size`` too): integers are ints, numpy
-    integers or 0-d integer arrays/tensors.
-
-    Raises:
-        TypeError: not integers (floats such as ``2.5`` or ``5.0``, bools;
-            ``num_samples`` may also be ``float('inf')``).
-        ValueError: ``num_samples`` outside ``[0, 2**64]``, ``chunk_size < 1``,
-            ``start`` outside ``[0, num_samples]``.
-    """
-    total = validate.num_samples(num_samples)
-    chunk_size = validate.count(chunk_size, "chunk_size")
-    start = validate.start(start, total)
-    return total, chunk_size, start
-
-
-def _chunks(plan: Any, start: int, stop: int, chunk_size: int) -> Iterator[ParamBatch]:
-    lo = start
-    while lo < stop:
-        hi = min(lo + chunk_size, stop)
-        ids = np.arange(hi - lo, dtype=np.uint64)
-        ids += np.uint64(lo)
-        yield ParamBatch(ids, plan.numpy(ids))
-        lo = hi
 
 
 def stream_augmentation_chunks(
@@ -145,10 +50,8 @@ def stream_augmentation_chunks(
     >>> [len(c) for c in chunks], int(chunks[0].sample_ids[0])
     ([4, 3], 3)
     """
-    total, chunk_size, start = check_stream_args(num_samples, chunk_size, start)
-    plan = _plan(config, seed, epoch)
-    stop = _ID_END if total == math.inf else int(total)
-    return _chunks(plan, start, stop, chunk_size)
+    check_stream_args(num_samples, chunk_size, start)  # in the seed document's order: these before the config
+    return generator_for(config, seed).chunks(num_samples, epoch=epoch, chunk_size=chunk_size, start=start)
 
 
 def stream_augmentation_chain(

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 import dpa
 from dpa import prng
 from dpa.config import AugmentationConfig
-from dpa.generate import _Plan
 from dpa.specs import UniformSpec, register_spec
 
 needs_kernel = pytest.mark.skipif(prng.compiled_kernel() is None, reason="dpa._ckernel is not built here")
@@ -67,15 +66,15 @@ def ids_under_test(n_random: int = 20_000) -> np.ndarray:
 
 
 def assert_same(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray, n_scalar: int = 20) -> None:
-    compiled, pure = _Plan(cfg, seed, epoch), _Plan(cfg, seed, epoch, compiled=False)
+    compiled, pure = dpa.Generator(cfg, seed=seed), dpa.Generator(cfg, seed=seed, compiled=False)
     assert compiled.compiled and not pure.compiled
-    got, want = compiled.numpy(ids), pure.numpy(ids)
+    got, want = compiled.batch(ids, epoch=epoch), pure.batch(ids, epoch=epoch)
     assert list(got) == list(want)
     for name in want:
         assert got[name].dtype == want[name].dtype, name
         np.testing.assert_array_equal(got[name], want[name], err_msg=f"{name} seed={seed} epoch={epoch}")
     for sid in ids[:n_scalar]:
-        a, b = compiled.scalar(int(sid)), pure.scalar(int(sid))
+        a, b = compiled.params(int(sid), epoch=epoch), pure.params(int(sid), epoch=epoch)
         assert list(a.items()) == list(b.items())
         assert [type(v) for v in a.values()] == [type(v) for v in b.values()]
 
@@ -147,22 +146,17 @@ def test_random_configs_match_numpy(specs: dict, seed: int, epoch: int) -> None:
 
 
 @needs_kernel
-def test_a_subclassed_kind_runs_on_numpy() -> None:
-    """The kernel knows only the built-in formulas; a subclass may override them."""
+def test_a_subclassed_kind_runs_its_own_program() -> None:
+    """A subclass that overrides the formula runs its own program."""
 
     @register_spec
     class _DoubledUniform(UniformSpec):
         kind = "test_doubled_uniform"
 
-        def scalar_values(self, words):
-            return (2 * super().scalar_values(words)[0],)
-
-        def array_values(self, draws, ops):
-            return [2 * super().array_values(draws, ops)[0]]
+        def program(self, b):
+            return 2.0 * super().program(b)
 
     cfg = AugmentationConfig({"a": {"kind": "test_doubled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "bernoulli"}})
-    plan = _Plan(cfg, 0, 0)
-    assert not plan.compiled
     plain = dpa.gen_augmentation_params(3, AugmentationConfig({"a": {"kind": "uniform", "low": 0.0, "high": 1.0}}))
     assert dpa.gen_augmentation_params(3, cfg)["a"] == 2 * plain["a"]
     assert dpa.gen_augmentation_batch([3], cfg)["a"][0] == 2 * plain["a"]
@@ -170,18 +164,18 @@ def test_a_subclassed_kind_runs_on_numpy() -> None:
 
 @needs_kernel
 def test_program_checks_its_buffers() -> None:
-    plan = _Plan(dpa.get_preset("mild"), 0, 0)
-    program = plan._program
+    gen = dpa.Generator(dpa.get_preset("mild"))
+    program = gen._epoch(0).program
     n_out = len(dpa.get_preset("mild").outputs)
     ids = np.arange(10, dtype=np.uint64)
-    outs = plan._output_arrays(10)
+    outs = gen._allocate(10)
     with pytest.raises(ValueError, match=f"tuple of {n_out} buffers"):
-        program.fill(ids, tuple(outs.values())[:-1])
-    short = plan._output_arrays(5)
+        program.fill(ids, tuple(outs)[:-1])
+    short = gen._allocate(5)
     with pytest.raises(ValueError, match="bytes; .* needed"):
-        program.fill(ids, tuple(short.values()))
+        program.fill(ids, tuple(short))
     with pytest.raises(ValueError, match="uint64"):
-        program.fill(np.arange(3, dtype=np.uint8), tuple(outs.values()))
+        program.fill(np.arange(3, dtype=np.uint8), tuple(outs))
     kernel = prng.compiled_kernel()
     with pytest.raises(ValueError, match="1 or len"):
         kernel.xxh64_pair(ids, ids[:3], ids, np.empty(10, dtype=np.uint64))
@@ -209,7 +203,7 @@ def test_disabled_by_environment_gives_the_same_bits() -> None:
 @needs_kernel
 def test_plans_compile_wherever_the_kernel_is_built() -> None:
     for name in dpa.preset_names():
-        assert _Plan(dpa.get_preset(name), 0, 0).compiled
+        assert dpa.Generator(dpa.get_preset(name)).compiled
 
 
 def _can_build_extensions() -> bool:
@@ -230,15 +224,15 @@ def test_no_memory_growth_over_many_calls() -> None:
     """The kernel allocates per call (scratch, buffers, result dicts): a leak would show in RSS."""
     import psutil
 
-    plan = _Plan(dpa.get_preset("moderate"), 1, 2)
+    gen = dpa.Generator(dpa.get_preset("moderate"), seed=1)
     ids = np.arange(20_000, dtype=np.uint64)
     proc = psutil.Process()
 
     def work() -> None:
         for _ in range(50):
-            plan.numpy(ids)
+            gen.batch(ids, epoch=2)
         for i in range(20_000):
-            plan.scalar(i)
+            gen.params(i, epoch=2)
 
     work()  # warm up allocator pools
     before = proc.memory_info().rss
@@ -253,7 +247,7 @@ def test_no_memory_growth_over_many_calls() -> None:
 def test_rows_equal_the_python_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     from dpa.stream import param_rows
 
-    arrays = _Plan(AugmentationConfig(EVERY_BRANCH), 3, 1).numpy(ids_under_test(500))
+    arrays = dpa.Generator(AugmentationConfig(EVERY_BRANCH), seed=3).batch(ids_under_test(500), epoch=1)
     compiled = param_rows(arrays)
     monkeypatch.setattr(prng, "_ckernel", None)
     pure = param_rows(arrays)

@@ -66,7 +66,7 @@ def test_normal_extremes_are_the_outputs_of_the_extreme_draws() -> None:
     spec = NormalSpec(mean=1.5, std=3e10)
     lo, hi = domains.normal_extremes("normal", spec.mean, spec.std)
     words = [0, (2**32 - 1) << 32]
-    assert [spec.scalar_values([w])[0] for w in words] == [lo, hi]
+    assert [spec.recorded_program.run([w])[0] for w in words] == [lo, hi]
 
 
 def test_truncated_normal_z_stays_within_30() -> None:
@@ -90,8 +90,8 @@ def test_uniform_values_lie_in_low_high_and_reach_high_only_when_narrow(a: float
     except ValueError:
         assert 0 < high - low < domains.MIN_WIDTH
         return
-    top = spec.scalar_values([(2**32 - 1) << 32])[0]  # values are non-decreasing in the draw: this is the largest
-    assert spec.scalar_values([0])[0] == low and low <= top <= high
+    top = spec.recorded_program.run([(2**32 - 1) << 32])[0]  # values are non-decreasing in the draw: this is the largest
+    assert spec.recorded_program.run([0])[0] == low and low <= top <= high
     ulp = math.ulp(high) if high != 0 else 5e-324
     if high - low >= 2**32 * ulp:
         assert top < high
@@ -99,7 +99,7 @@ def test_uniform_values_lie_in_low_high_and_reach_high_only_when_narrow(a: float
 
 def test_uniform_narrow_range_returns_high() -> None:
     spec = UniformSpec(low=1.0, high=math.nextafter(1.0, 2.0))
-    values = [spec.scalar_values([d << 32])[0] for d in range(0, 2**32, 2**24)]
+    values = [spec.recorded_program.run([d << 32])[0] for d in range(0, 2**32, 2**24)]
     assert np.mean([v == spec.high for v in values]) == 127 / 256  # the draws above 2**31 round up to high
 
 

@@ -70,14 +70,10 @@ def test_torch_backend_equals_numpy(preset: str) -> None:
 @pytest.mark.parametrize("preset", PRESETS)
 def test_torch_kernels_on_cpu_equal_numpy(preset: str) -> None:
     """The torch kernels (what runs on CUDA) checked on CPU tensors, where CI can run them."""
-    import torch
-
-    from dpa.generate import _plan
-
     cfg = dpa.get_preset(preset)
     ids = np.concatenate([ids_under_test(), np.arange(20_000, dtype=np.uint64)])
     ref = dpa.gen_augmentation_batch(ids, cfg, seed=99, epoch=5)
-    got = _plan(cfg, 99, 5).torch(torch.from_numpy(ids.view(np.int64).copy()))
+    got = dpa.Generator(cfg, seed=99).batch(ids, epoch=5, backend="torch", executor="torch")
     for name in ref:
         np.testing.assert_array_equal(got[name].numpy(), ref[name], err_msg=name)
 

@@ -102,15 +102,11 @@ def test_config_vectors(name: str, kernel: str) -> None:
 @requires_torch
 @pytest.mark.parametrize("name", config_files())
 def test_config_vectors_on_the_torch_kernels(name: str) -> None:
-    import torch
-
-    from dpa.generate import _Plan
-
     data, cfg = load_config(name)
-    ids = torch.from_numpy(np.array([int(i) for i in data["ids"]], dtype=np.uint64).view(np.int64))
+    ids = [int(i) for i in data["ids"]]
     for case in data["cases"]:
         seed, epoch = int(case["seed"]), case["epoch"]
-        got = _Plan(cfg, seed, epoch, compiled=False).torch(ids)
+        got = dpa.Generator(cfg, seed=seed).batch(ids, epoch=epoch, backend="torch", executor="torch")
         assert list(got) == list(case["params"])
         for out, expected in case["params"].items():
             assert got[out].tolist() == expected, f"{name} {out} seed={seed} epoch={epoch} (torch)"
