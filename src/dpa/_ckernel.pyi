@@ -1,17 +1,22 @@
-"""Types of dpa's optional compiled kernel (src/dpa/_ckernel.c)."""
+"""Types of dpa's optional compiled kernel (src/dpa/_ckernel.c, src/dpa/_interp.h)."""
 
-from typing import Any, Sequence
+from typing import Any
 
 Buffer = Any  # an object with the buffer protocol (numpy arrays); collections.abc.Buffer from 3.12
 
-BLOCK: int
+BLOCK: int  # ids hashed at once
+SUB: int  # ids per interpreter pass
+OPCODES: int  # number of opcodes (dpa._cplan.OPCODES lists them)
+
+class Kernel:
+    """A config's spec programs, lowered by dpa._cplan and checked: epoch-independent."""
+
+    def __init__(self, code: Buffer, pool: Buffer, nregs: int, nrows: int, names: tuple[str, ...], types: str) -> None: ...
+    def bind(self, row_c: Buffer, row_k2: Buffer) -> Program: ...
 
 class Program:
-    """A config compiled for one (seed, epoch): hash rows and mapping ops (see dpa._cplan)."""
+    """A Kernel bound to one (seed, epoch)'s per-row hash constants."""
 
-    def __init__(
-        self, row_c: Sequence[int], row_k2: Sequence[int], names: tuple[str, ...], types: str, ops: Sequence[tuple]
-    ) -> None: ...
     def fill(self, ids: Buffer, outs: tuple[Buffer, ...]) -> None: ...
     def one(self, sample_id: int) -> dict[str, Any]: ...
 

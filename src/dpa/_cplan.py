@@ -1,91 +1,222 @@
-"""Translate a generation plan into a program for the optional C kernel (``dpa._ckernel``).
+"""Lower a config's spec programs to the C kernel's instructions (``dpa._ckernel``, ``_interp.h``).
 
-The C kernel fuses hashing and mapping for the built-in spec kinds; this
-module hands it each spec's constants exactly as the Python specs compute
-them (so both paths evaluate the same formulas on the same doubles). A config
-with any other kind (a user's registered spec, or a subclass of a built-in
-one, whose overrides the kernel cannot know) is not compiled and runs on the
-numpy interpreter of its spec programs. (The next step replaces this with a
-kernel that runs the programs themselves.) ``DPA_DISABLE_CKERNEL=1`` in the environment turns the kernel off
-(see :func:`dpa.prng.compiled_kernel`).
+The kernel interprets fixed-width instructions over blocks of ids; this
+module turns every parameter's :class:`~dpa.program.SpecProgram` into them:
+
+* each value gets a location: a draw or word is read straight from its hash
+  row (no instruction), an output is computed straight into its output
+  array, temporaries get scratch registers (reused once dead, never the
+  destination of an instruction that reads them);
+* ``c + to_float(draw) * s`` (with ``c``, ``s`` constants, in any operand
+  order: IEEE ``+`` and ``*`` are commutative) becomes one ``affine``
+  instruction, which computes exactly that;
+* a gated parameter's outputs get a ``close`` instruction each: where the
+  gate draw is at or above the threshold, the output takes its identity.
+
+Nothing here knows a spec kind: any program, a user's too, runs compiled.
+``DPA_DISABLE_CKERNEL=1`` in the environment turns the kernel off (see
+:func:`dpa.prng.compiled_kernel`).
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Sequence
+import struct
+from array import array
+from typing import Any
 
 from dpa import prng
-from dpa.composite import ErasingSpec, PermutationSpec, ResizedCropSpec
-from dpa.specs import (
-    BernoulliSpec,
-    ChoiceSpec,
-    IntegerSpec,
-    LogUniformSpec,
-    NormalSpec,
-    TruncatedNormalSpec,
-    UniformSpec,
-    gate_threshold,
+from dpa._layout import Layout, Param
+from dpa.program import Const, SpecProgram
+
+__all__ = ["OPCODES", "lower", "compile_kernel", "bind"]
+
+# The order of _interp.h's enum.
+OPCODES = (
+    "to_float_d", "to_float_i", "unit", "open_unit", "affine",
+    "add", "sub", "mul", "div", "neg", "min", "max",
+    "exp", "log", "sqrt", "ndtri", "floor",
+    "lt", "le", "gt", "ge",
+    "iadd", "isub", "imul",
+    "below", "mulhi", "count_ge", "lookup", "perm_decode",
+    "select", "select_b", "move", "move_b", "close", "close_b",
 )
-
-__all__ = ["compile_program"]
-
-# Op kinds, in the order of the C enum.
-_UNIFORM, _LOG_UNIFORM, _NORMAL, _TRUNC_NORMAL, _INTEGER, _CHOICE, _BERNOULLI, _BOX, _PERMUTATION = range(9)
+_OP = {name: i for i, name in enumerate(OPCODES)}
+L_REG, L_OUT, L_WORD, L_HI, L_LO, L_IMM = 1, 2, 3, 4, 5, 6
 _TYPE_CODES = {"float": "f", "int": "i", "bool": "b"}
+# Primitives that are one instruction with the same name.
+_DIRECT = {"unit", "open_unit", "add", "sub", "mul", "div", "neg", "min", "max", "exp", "log", "sqrt", "ndtri",
+           "floor", "lt", "le", "gt", "ge", "iadd", "isub", "imul", "below", "mulhi", "count_ge", "lookup"}
 
 
-def _op_constants(spec: Any) -> tuple[int, tuple, tuple, tuple, tuple] | None:
-    """(kind, floats, ints, thresholds, values) of a built-in spec; None for any other."""
-    t = type(spec)
-    if t is UniformSpec:
-        return _UNIFORM, (spec._scale, spec.low), (), (), ()
-    if t is LogUniformSpec:
-        a, b = spec._consts
-        return _LOG_UNIFORM, (a, b, spec.low, spec.high), (), (), ()
-    if t is NormalSpec:
-        return _NORMAL, (spec.mean, spec.std), (), (), ()
-    if t is TruncatedNormalSpec:
-        fa, span, sign = spec._consts
-        return _TRUNC_NORMAL, (fa, span, sign, spec.mean, spec.std, spec.low, spec.high), (), (), ()
-    if t is IntegerSpec:
-        return _INTEGER, (), (spec.high - spec.low + 1, spec.low), (), ()
-    if t is ChoiceSpec:
-        # Values past the last threshold below 2**64 have weight 0: no word reaches them.
-        return _CHOICE, (), (), spec.thresholds, spec.values[: len(spec.thresholds) + 1]
-    if t is BernoulliSpec:
-        return _BERNOULLI, (), (), (), ()
-    if t in (ResizedCropSpec, ErasingSpec):
-        return _BOX, spec._consts, (), (), ()
-    if t is PermutationSpec:
-        return _PERMUTATION, (), (math.factorial(spec.n), 0), (), ()
-    return None
+def _loc(kind: int, index: int) -> int:
+    if not 0 <= index < 1 << 24:
+        raise ValueError(f"operand index {index} out of range")
+    return (kind << 24) | index
 
 
-def compile_program(layout: Any, row_k2: Any) -> Any:
-    """A ``_ckernel.Program`` for a layout and one epoch's row constants, or None (no kernel, or a kind it does not know)."""
+def _bits(value: Any, type_: str) -> int:
+    if type_ == "f64":
+        return struct.unpack("<Q", struct.pack("<d", float(value)))[0]
+    return int(value) & ((1 << 64) - 1)
+
+
+class _Lowering:
+    """Accumulates instructions and the constant pool for a whole layout."""
+
+    def __init__(self) -> None:
+        self.code = array("i")
+        self.pool = array("Q")
+        self.free: list[int] = []
+        self.nregs = 0
+
+    def imm(self, value: Any, type_: str) -> int:
+        self.pool.append(_bits(value, type_))
+        return _loc(L_IMM, len(self.pool) - 1)
+
+    def table(self, values: Any, type_: str) -> tuple[int, int]:
+        at = len(self.pool)
+        self.pool.extend(_bits(v, type_) for v in values)
+        return at, len(values)
+
+    def emit(self, op: str, d: int = 0, a: int = 0, b: int = 0, c: int = 0, x: int = 0, y: int = 0) -> None:
+        self.code.extend((_OP[op], d, a, b, c, x, y, 0))
+
+    def reg(self) -> int:
+        if self.free:
+            return _loc(L_REG, self.free.pop())
+        self.nregs += 1
+        return _loc(L_REG, self.nregs - 1)
+
+    def release(self, loc: int) -> None:
+        if loc >> 24 == L_REG:
+            self.free.append(loc & 0xFFFFFF)
+
+
+def _fusions(prog: SpecProgram, uses: list[int]) -> dict[int, tuple[int, Const, Const]]:
+    """``add`` instructions that are ``c + to_float(draw) * s``: index -> (draw register, s, c)."""
+    defs = {r: ins for ins in prog.instrs for r in ins.out}
+    fused = {}
+    for idx, ins in enumerate(prog.instrs):
+        if ins.op != "add":
+            continue
+        for c, m in (ins.args, ins.args[::-1]):
+            if not (isinstance(c, Const) and isinstance(m, int) and uses[m] == 1 and defs[m].op == "mul"):
+                continue
+            for s, t in (defs[m].args, defs[m].args[::-1]):
+                if (isinstance(s, Const) and isinstance(t, int) and uses[t] == 1 and defs[t].op == "to_float"
+                        and prog.types[defs[t].args[0]] == "u32"):
+                    fused[idx] = (defs[t].args[0], s, c)
+                    break
+            if idx in fused:
+                break
+    return fused
+
+
+def _lower_param(lw: _Lowering, p: Param, types: str) -> None:
+    prog = p.program
+    uses = prog.uses()
+    fused = _fusions(prog, uses)
+    skipped = {r for idx in fused for r in _fused_temps(prog, idx)}
+    where: dict[int, int] = {}  # register -> location
+    remaining = list(uses)
+    # Outputs are computed straight into their arrays: the first output of each register.
+    out_home: dict[int, int] = {}
+    for o, slot in zip(prog.outputs, p.slots):
+        if isinstance(o, int) and o not in out_home:
+            out_home[o] = _loc(L_OUT, slot)
+
+    def operand(a: Any) -> int:
+        if isinstance(a, Const):
+            return lw.imm(a.value, a.type)
+        return where[a]
+
+    def done(args: Any) -> None:
+        for a in args:
+            if isinstance(a, int):
+                remaining[a] -= 1
+                if remaining[a] == 0 and a not in out_home:
+                    lw.release(where[a])
+
+    for idx, ins in enumerate(prog.instrs):
+        op = ins.op
+        if op == "draw":
+            k = ins.attrs[0]
+            where[ins.out[0]] = _loc(L_HI if k % 2 == 0 else L_LO, p.row0 + k // 2)
+            continue
+        if op == "word":
+            where[ins.out[0]] = _loc(L_WORD, p.row0 + ins.attrs[0])
+            continue
+        if ins.out[0] in skipped:
+            continue
+        dsts = [out_home.get(r) or lw.reg() for r in ins.out]
+        for r, d in zip(ins.out, dsts):
+            where[r] = d
+        if idx in fused:
+            draw, s, c = fused[idx]
+            lw.emit("affine", dsts[0], where[draw], lw.imm(s.value, "f64"), lw.imm(c.value, "f64"))
+            done([draw])
+            continue
+        args = [operand(a) for a in ins.args]
+        if op == "to_float":
+            lw.emit("to_float_d" if prog.types[ins.args[0]] == "u32" else "to_float_i", dsts[0], args[0])
+        elif op in ("count_ge", "lookup"):
+            at, n = lw.table(ins.attrs[0].values, ins.attrs[0].type)
+            lw.emit(op, dsts[0], args[0], x=at, y=n)
+        elif op == "perm_decode":
+            at, n = lw.table(dsts, "i64")
+            lw.emit("perm_decode", 0, args[0], x=at, y=n)
+        elif op == "select":
+            lw.emit("select_b" if prog.types[ins.out[0]] == "bool" else "select", dsts[0], *args)
+        elif op in _DIRECT:
+            lw.emit(op, dsts[0], *args)
+        else:  # pragma: no cover - every primitive is handled above
+            raise NotImplementedError(op)
+        done(ins.args)
+        for r in ins.out:
+            if uses[r] == 0 and r not in out_home:
+                lw.release(where[r])
+    # Outputs not computed in place: constants, and a register that feeds two outputs.
+    for o, slot, t in zip(prog.outputs, p.slots, prog.output_types):
+        home = _loc(L_OUT, slot)
+        if isinstance(o, int) and out_home.get(o) == home:
+            continue
+        lw.emit("move_b" if t == "bool" else "move", home, operand(o))
+    if p.gate is not None:
+        draw, threshold = p.gate
+        gate = _loc(L_HI if draw % 2 == 0 else L_LO, p.row0 + draw // 2)
+        for slot, ident, t in zip(p.slots, p.identities, prog.output_types):
+            lw.emit("close_b" if t == "bool" else "close", _loc(L_OUT, slot), gate, lw.imm(threshold, "u64"),
+                    lw.imm(ident, t))
+
+
+
+def _fused_temps(prog: SpecProgram, idx: int) -> list[int]:
+    """The registers an ``affine`` fusion at instruction ``idx`` makes unnecessary (the mul and to_float results)."""
+    defs = {r: ins for ins in prog.instrs for r in ins.out}
+    m = next(a for a in prog.instrs[idx].args if isinstance(a, int))
+    t = next(a for a in defs[m].args if isinstance(a, int))
+    return [m, t]
+
+
+def lower(layout: Layout) -> tuple[array, array, int]:
+    """The kernel's code (int32, 8 per instruction), constant pool (uint64) and register count for a layout."""
+    lw = _Lowering()
+    types = "".join(_TYPE_CODES[d] for d in layout.dtypes)
+    for p in layout.params:
+        _lower_param(lw, p, types)
+    return lw.code, lw.pool, lw.nregs
+
+
+def compile_kernel(layout: Layout) -> Any:
+    """A ``_ckernel.Kernel`` for a layout (epoch-independent), or None when the kernel is not built."""
     kernel = prng.compiled_kernel()
     if kernel is None:
         return None
-    ops = []
-    for p in layout.params:
-        consts = _op_constants(p.spec)
-        if consts is None:
-            return None
-        kind, floats, ints, thresholds, values = consts
-        if kind == _BERNOULLI:  # its p is the value's probability, read from the same threshold field
-            gate_draw, gate_t = -1, gate_threshold(p.spec.p)
-        elif p.gate is not None:
-            gate_draw, gate_t = p.gate
-        else:
-            gate_draw, gate_t = -1, 0
-        # An ungated spec may have no identity; the kernel never reads it then.
-        identities = tuple(0 if v is None else v for v in p.identities)
-        ops.append((kind, p.row0, p.slots, gate_draw, gate_t, identities, floats, ints, thresholds, values))
-    return kernel.Program(
-        [int(x) for x in layout.row_c.ravel()],
-        [int(x) for x in row_k2.ravel()],
-        tuple(layout.names),
-        "".join(_TYPE_CODES[d] for d in layout.dtypes),
-        ops,
-    )
+    code, pool, nregs = lower(layout)
+    types = "".join(_TYPE_CODES[d] for d in layout.dtypes)
+    return kernel.Kernel(code, pool, nregs, layout.n_rows, tuple(layout.names), types)
+
+
+def bind(kernel: Any, layout: Layout, row_k2: Any) -> Any:
+    """``kernel`` bound to one epoch's row constants: a ``_ckernel.Program`` with ``fill`` and ``one``."""
+    return kernel.bind(layout.row_c.reshape(-1), row_k2.reshape(-1))

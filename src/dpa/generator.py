@@ -80,7 +80,8 @@ class _Epoch:
     def __init__(self, gen: "Generator", epoch: int) -> None:
         self.epoch = epoch
         self.row_k2 = gen._layout.row_k2(epoch)
-        self.program = _cplan.compile_program(gen._layout, self.row_k2) if gen._use_kernel else None
+        kernel = gen._kernel()
+        self.program = _cplan.bind(kernel, gen._layout, self.row_k2) if kernel is not None else None
         self.one = self.program.one if self.program is not None else gen._scalar_factory()(epoch)
         self.torch_rows: dict[str, Any] = {}
 
@@ -159,6 +160,15 @@ class Generator:
                     del self._epochs[next(iter(self._epochs))]
                 self._epochs[epoch] = e
         return e
+
+    def _kernel(self) -> Any:
+        """The compiled kernel of the layout (made once), or None without one."""
+        if not self._use_kernel:
+            return None
+        kernel = self._lazy.get("kernel")
+        if kernel is None:
+            kernel = self._lazy["kernel"] = _cplan.compile_kernel(self._layout)
+        return kernel
 
     def _scalar_factory(self) -> Any:
         factory = self._lazy.get("scalar")

@@ -321,7 +321,8 @@ class Builder:
             if isinstance(v.ref, Const):
                 return Value(self, Const(float(v.ref.value), "f64", v.ref.name, v.ref.formula), "f64")
             return self.to_float(v)
-        raise self._error(f"a {v.type} value cannot take part in float arithmetic (words feed mulhi/count_ge)")
+        hint = "words feed mulhi and count_ge" if v.type == "u64" else "choose between values with b.select"
+        raise self._error(f"a {v.type} value cannot take part in float arithmetic ({hint})")
 
     def _arith(self, op: str, a: Any, b: Any) -> Value:
         va, vb = self._value(a), self._value(b)
@@ -563,7 +564,7 @@ class Builder:
             raise self._error(f"select's condition must be a bool value (a comparison, b.below); got {c.type}")
         va, vb = self._value(a), self._value(b)
         if va.type != vb.type:
-            if "f64" in (va.type, vb.type):
+            if {va.type, vb.type} <= {"f64", "i64", "u32"}:
                 va, vb = self._float(va), self._float(vb)
             else:
                 raise self._error(f"select's values must have one type; got {va.type} and {vb.type}")
@@ -746,6 +747,19 @@ def _num(x: Any) -> str:
     return repr(x)
 
 
+def _definitions_first(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Order ``(name, formula)`` pairs so that a name comes before the formulas that use it."""
+    import re
+
+    left, out = list(items), []
+    while left:
+        names = {n for n, _ in left}
+        pick = next((i for i, (n, f) in enumerate(left)
+                     if not any(re.search(rf"\b{re.escape(m)}\b", f) for m in names - {n})), 0)
+        out.append(left.pop(pick))
+    return out
+
+
 def _format(prog: SpecProgram, names: Sequence[str] | None, list_constants: bool) -> str:
     uses = prog.uses()
     n_out = len(prog.outputs)
@@ -818,7 +832,9 @@ def _format(prog: SpecProgram, names: Sequence[str] | None, list_constants: bool
     for name, o in zip(names, prog.outputs):
         lines.append(f"{name} = {operand(o)[0]}")
     if list_constants:
-        for name, formula in named.items():
-            if formula:
-                lines.append(f"  where {name} = {formula}")
+        # In the order the program first uses them.
+        order = [a.name for ins in prog.instrs for a in (*ins.args, *ins.attrs) if isinstance(a, (Const, Table))]
+        formulas = _definitions_first([(n, named[n]) for n in dict.fromkeys(order) if named.get(n)])
+        for k, (name, formula) in enumerate(formulas):
+            lines.append(f"{'where' if k == 0 else '     '} {name} = {formula}")
     return "\n".join(lines)

@@ -146,8 +146,8 @@ def test_random_configs_match_numpy(specs: dict, seed: int, epoch: int) -> None:
 
 
 @needs_kernel
-def test_a_subclassed_kind_runs_its_own_program() -> None:
-    """A subclass that overrides the formula runs its own program."""
+def test_a_subclassed_kind_runs_compiled() -> None:
+    """A subclass that overrides the formula runs its own program, on the kernel too."""
 
     @register_spec
     class _DoubledUniform(UniformSpec):
@@ -157,6 +157,7 @@ def test_a_subclassed_kind_runs_its_own_program() -> None:
             return 2.0 * super().program(b)
 
     cfg = AugmentationConfig({"a": {"kind": "test_doubled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "bernoulli"}})
+    assert dpa.Generator(cfg).compiled
     plain = dpa.gen_augmentation_params(3, AugmentationConfig({"a": {"kind": "uniform", "low": 0.0, "high": 1.0}}))
     assert dpa.gen_augmentation_params(3, cfg)["a"] == 2 * plain["a"]
     assert dpa.gen_augmentation_batch([3], cfg)["a"][0] == 2 * plain["a"]
@@ -270,3 +271,52 @@ def test_rows_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="arrays of one length"):
         rows(("a",), (np.zeros(2),), "x")
     assert rows((), (), "") == []
+
+
+def _code(*instrs: tuple) -> bytes:
+    """Instructions as the kernel reads them: 8 int32 each (op, d, a, b, c, x, y, z)."""
+    return np.array([list(i) + [0] * (8 - len(i)) for i in instrs], dtype=np.int32).tobytes()
+
+
+def _loc(kind: str, index: int) -> int:
+    from dpa import _cplan
+
+    return (getattr(_cplan, "L_" + kind) << 24) | index
+
+
+@needs_kernel
+def test_the_kernel_refuses_code_that_could_reach_outside_its_buffers() -> None:
+    """_cplan never writes such code; the kernel checks anyway (memory safety does not rest on Python)."""
+    from dpa._cplan import OPCODES
+
+    kernel = prng.compiled_kernel()
+    op = {name: i for i, name in enumerate(OPCODES)}
+    pool = np.array([0x3FF0000000000000, 5, 2], dtype=np.uint64).tobytes()  # 1.0, then integers
+
+    def make(code: bytes, nregs: int = 1, types: str = "fb") -> object:
+        return kernel.Kernel(code, pool, nregs, 2, ("a", "b"), types)
+
+    good = _code((op["unit"], _loc("OUT", 0), _loc("HI", 1)))
+    make(good)  # the baseline is accepted
+    bad = [
+        (_code((99, _loc("OUT", 0), _loc("HI", 1))), "unknown opcode 99"),
+        (_code((op["unit"], _loc("OUT", 2), _loc("HI", 1))), "operand 0"),  # no output slot 2
+        (_code((op["unit"], _loc("OUT", 1), _loc("HI", 1))), "operand 0"),  # a bool slot written as f64
+        (_code((op["unit"], _loc("OUT", 0), _loc("HI", 2))), "operand 1"),  # no hash row 2
+        (_code((op["unit"], _loc("IMM", 0), _loc("HI", 0))), "operand 0"),  # an immediate as destination
+        (_code((op["unit"], _loc("REG", 1), _loc("HI", 0))), "operand 0"),  # no register 1
+        (_code((op["add"], _loc("REG", 0), _loc("REG", 0), _loc("IMM", 0))), "destination is also operand 1"),
+        (_code((op["neg"], _loc("OUT", 0), _loc("IMM", 0))), "operand 1"),  # unary ops read arrays only
+        (_code((op["lookup"], _loc("REG", 0), _loc("REG", 0), 0, 0, 2, 5)), "destination is also operand 1"),
+        (_code((op["lookup"], _loc("OUT", 0), _loc("REG", 0), 0, 0, 2, 5)), "table outside the pool"),
+        (_code((op["perm_decode"], 0, _loc("REG", 0), 0, 0, 1, 20)), "destinations in the pool"),
+        (_code((op["perm_decode"], 0, _loc("REG", 0), 0, 0, 1, 2)), "destination 0 is not an i64 register"),
+        (_code((op["close"], _loc("OUT", 0), _loc("HI", 0), _loc("IMM", 1), _loc("REG", 0))), "identity must be an immediate"),
+        (good[:-4], "code must hold 32-byte items"),  # not whole instructions
+    ]
+    for code, fragment in bad:
+        with pytest.raises(ValueError) as info:
+            make(code)
+        assert fragment in str(info.value), (fragment, str(info.value))
+    with pytest.raises(ValueError, match="type codes"):
+        make(good, types="fx")
