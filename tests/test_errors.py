@@ -35,7 +35,7 @@ TINY = 2.0**-1022  # the smallest normal double
 
 # Every spec the library refuses because it would give a non-finite value, a value
 # outside its range, or compute outside the domain of a building block (docs/SPEC.md
-# section 5.2), and every wrongly typed field: (case, spec, exception, message fragment).
+# section 5.3), and every wrongly typed field: (case, spec, exception, message fragment).
 REFUSED_SPECS = [
     # numbers
     ("uniform NaN", {"kind": "uniform", "low": math.nan, "high": 1}, ValueError, "uniform.low must be finite; got nan"),

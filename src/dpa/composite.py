@@ -87,6 +87,7 @@ class ResizedCropSpec(_BoxSpec):
     """
 
     kind: ClassVar[str] = "resized_crop"
+    doc_example: ClassVar[dict[str, Any] | None] = {}
 
     def default_identity(self) -> Any:
         return (0.0, 0.0, 1.0, 1.0)
@@ -101,6 +102,7 @@ class ErasingSpec(_BoxSpec):
     """
 
     kind: ClassVar[str] = "erasing"
+    doc_example: ClassVar[dict[str, Any] | None] = {}
     scale: tuple = (0.02, 0.33)
     ratio: tuple = (0.3, 3.3)
 
@@ -119,6 +121,7 @@ class PermutationSpec(Spec):
     """
 
     kind: ClassVar[str] = "permutation"
+    doc_example: ClassVar[dict[str, Any] | None] = {"n": 4}
     n_draws: ClassVar[int] = 2
     n: int = 4
 

@@ -15,7 +15,7 @@ values drawn when the gate is open.
 Every kind checks its fields in ``_validate`` with :mod:`dpa.domains`: a
 spec is accepted only if every output of every sample is finite, in its range
 (or its identity) and computed inside the domains of the building blocks
-(docs/SPEC.md section 5.2); anything else is refused when the spec is built.
+(docs/SPEC.md section 5.3); anything else is refused when the spec is built.
 
 New kinds register with :func:`register_spec` (check their fields with the
 same :mod:`dpa.domains` functions); :func:`spec_from_dict` builds any
@@ -46,6 +46,7 @@ __all__ = [
     "register_spec",
     "spec_from_dict",
     "spec_kinds",
+    "spec_class",
     "gate_threshold",
 ]
 
@@ -88,6 +89,8 @@ class Spec:
 
     kind: ClassVar[str] = ""
     n_draws: ClassVar[int] = 1  # 32-bit value draws per sample
+    # Fields that docs/SPEC.md section 5.2 records the kind's program with (built-in kinds; dpa.specdoc).
+    doc_example: ClassVar[dict[str, Any] | None] = None
 
     # Subclasses declare these keyword-only so that their own fields come first.
     p: float = field(default=1.0, kw_only=True)
@@ -187,9 +190,23 @@ def register_spec(cls: type[Spec]) -> type[Spec]:
     return cls
 
 
-def spec_kinds() -> list[str]:
-    """The registered spec kinds, sorted."""
-    return sorted(_REGISTRY)
+def spec_kinds(*, order: str = "name") -> list[str]:
+    """The registered spec kinds, sorted by name (or ``order="registration"``: in the order they were registered)."""
+    if order not in ("name", "registration"):
+        raise ValueError(f"order must be 'name' or 'registration'; got {order!r}")
+    return sorted(_REGISTRY) if order == "name" else list(_REGISTRY)
+
+
+def spec_class(kind: str) -> type[Spec]:
+    """The class registered for ``kind``.
+
+    Raises:
+        ValueError: no such kind (the message lists the registered ones).
+    """
+    cls = _REGISTRY.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown spec kind {kind!r}; valid kinds: {spec_kinds()}")
+    return cls
 
 
 def spec_from_dict(data: Mapping[str, Any]) -> Spec:
@@ -245,6 +262,7 @@ class UniformSpec(Spec):
     """
 
     kind: ClassVar[str] = "uniform"
+    doc_example: ClassVar[dict[str, Any] | None] = {"low": -1.0, "high": 1.0}
     low: float
     high: float
 
@@ -275,6 +293,7 @@ class LogUniformSpec(Spec):
     """
 
     kind: ClassVar[str] = "log_uniform"
+    doc_example: ClassVar[dict[str, Any] | None] = {"low": 0.5, "high": 2.0}
     low: float
     high: float
 
@@ -310,6 +329,7 @@ class NormalSpec(Spec):
     """
 
     kind: ClassVar[str] = "normal"
+    doc_example: ClassVar[dict[str, Any] | None] = {"mean": 0.0, "std": 1.0}
     mean: float
     std: float
 
@@ -336,6 +356,7 @@ class TruncatedNormalSpec(Spec):
     """
 
     kind: ClassVar[str] = "truncated_normal"
+    doc_example: ClassVar[dict[str, Any] | None] = {"mean": 0.0, "std": 1.0, "low": -1.0, "high": 2.0}
     mean: float
     std: float
     low: float
@@ -377,6 +398,7 @@ class IntegerSpec(Spec):
     """
 
     kind: ClassVar[str] = "integer"
+    doc_example: ClassVar[dict[str, Any] | None] = {"low": 0, "high": 9}
     n_draws: ClassVar[int] = 2
     low: int
     high: int
@@ -416,6 +438,7 @@ class ChoiceSpec(Spec):
     """
 
     kind: ClassVar[str] = "choice"
+    doc_example: ClassVar[dict[str, Any] | None] = {"values": [1, 2, 3], "weights": [1, 2, 1]}
     n_draws: ClassVar[int] = 2
     values: tuple
     weights: tuple | None = None
@@ -457,6 +480,7 @@ class BernoulliSpec(Spec):
     """
 
     kind: ClassVar[str] = "bernoulli"
+    doc_example: ClassVar[dict[str, Any] | None] = {"p": 0.5}
 
     def default_identity(self) -> Any:
         return False

@@ -1,4 +1,4 @@
-"""dpa.domains: the limits of docs/SPEC.md section 5.2, each derived again here from the building blocks."""
+"""dpa.domains: the limits of docs/SPEC.md section 5.3, each derived again here from the building blocks."""
 
 from __future__ import annotations
 
