@@ -53,9 +53,9 @@ def _check_and_time(benchmark, path: str, cfg, n: int, rounds: int) -> None:
         np.testing.assert_array_equal(got[name][:check].cpu().numpy(), want[name], err_msg=f"{path} {name}")
     if path == "triton":
         from dpa._gpu import fused
-        from dpa.generate import _plan
+        from dpa.generate import generator_for
 
-        assert _plan(cfg, 1, 0) in fused._PLANS, "the fused kernel did not run"
+        assert generator_for(cfg, 1).plan(epoch=0) in fused._PLANS, "the fused kernel did not run"
     benchmark.pedantic(run, rounds=rounds, warmup_rounds=2)
     stats = getattr(benchmark, "stats", None)
     if stats is not None and stats.stats.rounds:

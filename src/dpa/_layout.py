@@ -34,6 +34,7 @@ class Param:
         gate: ``(draw index, threshold)`` or None.
         identities: the outputs' values when the gate is closed.
         slots: the outputs' indices in the config's output order.
+        names: the outputs' flat names (``crop_x``, ...), in that order.
         key: its stream key (depends on the seed).
     """
 
@@ -45,6 +46,7 @@ class Param:
     gate: tuple[int, int] | None
     identities: tuple
     slots: tuple[int, ...]
+    names: tuple[str, ...]
     key: int
 
 
@@ -96,7 +98,8 @@ class Layout:
             for name, spec in members:
                 group.append(
                     Param(name, spec, spec.recorded_program, row, n_words, spec.gate, spec.identity_values(),
-                          tuple(slots_by_param[name]), stream_key(seed, name))
+                          tuple(slots_by_param[name]), tuple(self.names[j] for j in slots_by_param[name]),
+                          stream_key(seed, name))
                 )
                 row += n_words
             params.extend(group)

@@ -38,7 +38,7 @@ from dpa.config import AugmentationConfig
 from dpa.distributed.env import resolve_rank
 from dpa.distributed.splitter import DistributedRangeSplitter
 from dpa.epochs import EpochAware, SharedEpoch, check_state, find_epoch_aware
-from dpa.generate import _plan
+from dpa.generate import generator_for
 from dpa.keys import check_epoch, sample_id_from_key
 from dpa.sampler import EpochSampler, epoch_order
 from dpa.stream import ParamBatch, param_rows
@@ -76,6 +76,11 @@ class SampleInfo(NamedTuple):
     padding: bool = False
     """True for a duplicate that :class:`EpochSampler` added to even out ranks (leave it out of metrics)."""
 
+
+
+def _plan(config: Any, seed: Any, epoch: Any) -> Any:
+    """The :class:`dpa.generator.EpochPlan` of (config, seed, epoch): checks all three, kept with the config."""
+    return generator_for(config, seed).plan(epoch=epoch)
 
 def _check_transform(transform: Any) -> bool:
     """Validate a transform; True when it takes a third argument (the :class:`SampleInfo`).

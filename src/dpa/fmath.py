@@ -14,9 +14,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from dpa._ops import PY
 
-__all__ = ["exp", "log", "sqrt", "ndtri", "ndtr"]
+__all__ = ["exp", "log", "sqrt", "ndtri", "ndtr", "ops_for"]
 
 # ln 2 split so that k * LN2_HI is exact for |k| < 2**11 (fdlibm's constants).
 LN2_HI = 6.93147180369123816490e-01
@@ -28,6 +30,24 @@ SQRT_HALF = 0.70710678118654752440
 _EXP_COEF = tuple(1.0 / math.factorial(n) for n in range(13, -1, -1))
 # log(m) = 2s + s * z * P(z), s = (m-1)/(m+1), z = s*s, P(z) = sum 2/(2k+3) z**k, k = 0..10.
 _LOG_COEF = tuple(2.0 / (2 * k + 3) for k in range(10, -1, -1))
+
+
+def ops_for(x: Any) -> Any:
+    """The ``ops`` argument for values like ``x``: Python numbers, numpy arrays or torch tensors.
+
+    >>> float(ndtri(np.array([0.5]), ops_for(np.array([0.5])))[0])
+    0.0
+    """
+    module = type(x).__module__
+    if module.startswith("torch"):
+        from dpa._ops import TorchOps
+
+        return TorchOps()
+    if module.startswith("numpy"):
+        from dpa._ops import NP
+
+        return NP
+    return PY
 
 
 def exp(x: Any, ops: Any = PY) -> Any:

@@ -20,7 +20,7 @@ from dpa.prng import compiled_kernel
 from dpa.config import AugmentationConfig
 from dpa.generator import BACKENDS, Generator, as_config
 from dpa.ids import as_sample_ids, as_torch_ids
-from dpa.keys import MAX_SAMPLE_ID, check_epoch, check_sample_id, check_seed
+from dpa.keys import MAX_SAMPLE_ID, check_sample_id, check_seed
 
 __all__ = ["gen_augmentation_params", "gen_augmentation_batch", "as_sample_ids", "BACKENDS", "generator_for"]
 
@@ -138,23 +138,9 @@ def gen_augmentation_batch(
     return generator_for(config, seed).batch(sample_ids, epoch=epoch, backend=backend, device=device)
 
 
-class _EpochPlan:
-    """One (config, seed, epoch) as ``dpa.data`` still reads it (``.numpy``, ``.scalar``); goes when it uses Generator."""
-
-    def __init__(self, gen: Generator, epoch: int) -> None:
-        self.gen, self.config, self.seed, self.epoch = gen, gen.config, gen.seed, check_epoch(epoch)
-        self.scalar = gen.sampler(epoch=self.epoch)
-        self.compiled = gen.compiled
-
-    def numpy(self, ids: Any) -> dict[str, Any]:
-        return self.gen.batch(ids, epoch=self.epoch)
-
-    def __reduce__(self) -> tuple:
-        return (_plan, (self.config, self.seed, self.epoch))
-
-
-def _plan(config: Any, seed: Any, epoch: Any) -> _EpochPlan:
-    return _EpochPlan(generator_for(config, seed), epoch)
+def _plan(config: Any, seed: Any, epoch: Any) -> Any:
+    """The :class:`~dpa.generator.EpochPlan` of (config, seed, epoch); for callers not yet on ``Generator.plan``."""
+    return generator_for(config, seed).plan(epoch=epoch)
 
 
 # dpa.apply's name for as_torch_ids; goes when it imports the public one.

@@ -40,7 +40,7 @@ from dpa.config import AugmentationConfig
 from dpa.ids import as_sample_ids, as_torch_ids, ids_for_numpy, torch_device
 from dpa.keys import MAX_SAMPLE_ID, check_epoch, check_sample_id, check_seed
 
-__all__ = ["Generator", "BACKENDS", "EXECUTORS", "as_config"]
+__all__ = ["Generator", "EpochPlan", "BACKENDS", "EXECUTORS", "as_config"]
 
 BACKENDS = ("numpy", "torch")
 # Who computes a batch: the C kernel, the numpy or torch interpreter, or the compiled Python one-sample function.
@@ -72,18 +72,49 @@ def as_config(config: Any) -> AugmentationConfig:
     )
 
 
-class _Epoch:
-    """One epoch's constants and its compiled one-sample function."""
+class EpochPlan:
+    """A generator's view of one epoch: what kernels (the C kernel, a GPU kernel generator) read, and its paths.
 
-    __slots__ = ("epoch", "row_k2", "program", "one", "torch_rows")
+    Made by :meth:`Generator.plan` and kept inside the generator (the same
+    object while its epoch is kept), so a kernel may cache per plan.
+
+    Attributes:
+        config, seed, epoch: what it generates.
+        entries: the parameters in row order (:class:`dpa._layout.Param`:
+            ``spec``, ``program``, ``names``, ``slots``, ``row0``,
+            ``n_words``, ``gate``, ``identities``, ``key``).
+        n_rows: hash rows per sample.
+        row_c, row_k2: per row, ``rotl(key + P5 + 16, 27)`` and
+            ``round(counter word)`` (uint64, shape ``(n_rows, 1)``; SPEC section 2).
+        compiled: True when the C kernel runs its numpy and one-sample paths.
+    """
 
     def __init__(self, gen: "Generator", epoch: int) -> None:
-        self.epoch = epoch
-        self.row_k2 = gen._layout.row_k2(epoch)
+        layout = gen._layout
+        self._gen = gen
+        self.config, self.seed, self.epoch = gen.config, gen.seed, epoch
+        self.entries, self.n_rows, self.row_c = layout.params, layout.n_rows, layout.row_c
+        self.row_k2 = layout.row_k2(epoch)
         kernel = gen._kernel()
-        self.program = _cplan.bind(kernel, gen._layout, self.row_k2) if kernel is not None else None
-        self.one = self.program.one if self.program is not None else gen._scalar_factory()(epoch)
-        self.torch_rows: dict[str, Any] = {}
+        self._program = _cplan.bind(kernel, layout, self.row_k2) if kernel is not None else None
+        self.compiled = self._program is not None
+        self.scalar = self._program.one if self._program is not None else gen._scalar_factory()(epoch)
+        self._torch_rows: dict[str, Any] = {}
+
+    def __reduce__(self) -> tuple:
+        return (_plan_of, (self._gen, self.epoch))
+
+    def numpy(self, ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output for uint64 ``ids`` (checked already), fastest executor; see :meth:`Generator.batch`."""
+        return self._gen._numpy(self, ids)
+
+    def torch(self, ids: Any) -> dict[str, Any]:
+        """Every output for an int64 tensor of ids on any device, by torch kernels (or the fused GPU kernel)."""
+        return self._gen._torch(self, ids)
+
+
+def _plan_of(gen: "Generator", epoch: int) -> EpochPlan:
+    return gen.plan(epoch=epoch)
 
 
 class Generator:
@@ -113,7 +144,7 @@ class Generator:
         self._compiled = bool(compiled)
         self._layout = Layout(self._config, self._seed)
         self._use_kernel = self._compiled and prng.compiled_kernel() is not None
-        self._epochs: dict[int, _Epoch] = {}
+        self._epochs: dict[int, EpochPlan] = {}
         self._lock = threading.Lock()
         self._lazy: dict[str, Any] = {}
 
@@ -147,7 +178,7 @@ class Generator:
         return (_rebuild, (self._config, self._seed, self._compiled))
 
     # -- epochs --------------------------------------------------------------
-    def _epoch(self, epoch: Any) -> _Epoch:
+    def _epoch(self, epoch: Any) -> EpochPlan:
         e = self._epochs.get(epoch) if type(epoch) is int else None
         if e is not None:
             return e
@@ -155,7 +186,7 @@ class Generator:
         with self._lock:
             e = self._epochs.get(epoch)
             if e is None:
-                e = _Epoch(self, epoch)
+                e = EpochPlan(self, epoch)
                 if len(self._epochs) >= _EPOCHS_KEPT:
                     del self._epochs[next(iter(self._epochs))]
                 self._epochs[epoch] = e
@@ -182,7 +213,15 @@ class Generator:
         The function takes ints in ``[0, 2**64)`` only and skips the checks
         that :meth:`params` makes, for hot loops over trusted ids.
         """
-        return self._epoch(epoch).one
+        return self._epoch(epoch).scalar
+
+    def plan(self, *, epoch: int = 0) -> EpochPlan:
+        """The :class:`EpochPlan` of ``epoch``: rows, constants and parameters, for kernels and generators of kernels.
+
+        Raises:
+            TypeError, ValueError: a bad epoch.
+        """
+        return self._epoch(epoch)
 
     # -- one sample ----------------------------------------------------------
     def params(self, sample_id: int, *, epoch: int = 0) -> dict[str, Any]:
@@ -201,7 +240,7 @@ class Generator:
             e = self._epoch(epoch)
         if type(sample_id) is not int or not 0 <= sample_id <= MAX_SAMPLE_ID:
             sample_id = check_sample_id(sample_id)
-        return e.one(sample_id)
+        return e.scalar(sample_id)
 
     # -- many samples --------------------------------------------------------
     def batch(
@@ -255,19 +294,19 @@ class Generator:
         arrays = self._numpy(e, as_sample_ids(ids_for_numpy(sample_ids)), executor)
         return {k: torch.from_numpy(v).to(dev) for k, v in arrays.items()}
 
-    def _numpy(self, e: _Epoch, ids: np.ndarray, executor: str | None = None) -> dict[str, np.ndarray]:
+    def _numpy(self, e: EpochPlan, ids: np.ndarray, executor: str | None = None) -> dict[str, np.ndarray]:
         n = ids.shape[0]
         outs = self._allocate(n)
-        if executor == "compiled" and e.program is None:
+        if executor == "compiled" and e._program is None:
             raise ValueError(
                 "executor='compiled' needs the C kernel, which is "
                 + ("switched off for this generator (compiled=False)" if not self._compiled else
                    "not built here (no C compiler at install time, or DPA_DISABLE_CKERNEL)")
             )
-        if e.program is not None and executor in (None, "compiled"):
-            e.program.fill(np.ascontiguousarray(ids), tuple(outs))
+        if e._program is not None and executor in (None, "compiled"):
+            e._program.fill(np.ascontiguousarray(ids), tuple(outs))
         elif executor == "python":
-            one = e.one if e.program is None else self._scalar_factory()(e.epoch)
+            one = e.scalar if e._program is None else self._scalar_factory()(e.epoch)
             for k, sid in enumerate(ids.tolist()):
                 for out, value in zip(outs, one(sid).values()):
                     out[k] = value
@@ -279,7 +318,7 @@ class Generator:
         """One array per output, in config order, each its own allocation (keeping one keeps only its memory)."""
         return [_aligned_empty(n, _DTYPES[d]) for d in self._layout.dtypes]
 
-    def _numpy_blocks(self, e: _Epoch, ids: np.ndarray, outs: list[np.ndarray]) -> None:
+    def _numpy_blocks(self, e: EpochPlan, ids: np.ndarray, outs: list[np.ndarray]) -> None:
         program = self._lazy.get("numpy")
         if program is None:
             program = self._lazy["numpy"] = ArrayProgram(self._layout, NumpyPrims())
@@ -294,20 +333,25 @@ class Generator:
             w, hi, lo = program.prims.words(ids[start:stop], layout.row_c, e.row_k2, words[:, :k], tmp[:, :k])
             program.block(w, hi, lo, outs, start, stop)
 
-    def _torch(self, e: _Epoch, ids: Any) -> dict[str, Any]:
+    def _torch(self, e: EpochPlan, ids: Any) -> dict[str, Any]:
         import torch
 
+        from dpa import _gpu
         from dpa._prng_torch import to_signed
 
+        if _gpu.triton_enabled(ids):  # one fused Triton launch; None for a kind it has no device function for
+            fused = _gpu.fused_batch(e, ids)
+            if fused is not None:
+                return fused
         key = str(ids.device)
         program = self._lazy.get(("torch", key))
         if program is None:
             program = self._lazy[("torch", key)] = ArrayProgram(self._layout, TorchPrims(ids.device))
-        rows = e.torch_rows.get(key)
+        rows = e._torch_rows.get(key)
         if rows is None:
             c = torch.tensor([to_signed(int(x)) for x in self._layout.row_c.ravel()], dtype=torch.int64)
             k2 = torch.tensor([to_signed(int(x)) for x in e.row_k2.ravel()], dtype=torch.int64)
-            rows = e.torch_rows[key] = (c.view(-1, 1).to(ids.device), k2.view(-1, 1).to(ids.device))
+            rows = e._torch_rows[key] = (c.view(-1, 1).to(ids.device), k2.view(-1, 1).to(ids.device))
         n = ids.shape[0]
         dtypes = {"float": torch.float64, "int": torch.int64, "bool": torch.bool}
         outs = [torch.empty(n, dtype=dtypes[d], device=ids.device) for d in self._layout.dtypes]
@@ -339,7 +383,7 @@ class Generator:
         stop = ID_END if total == math.inf else int(total)
         return self._chunks(e, start, stop, chunk_size)
 
-    def _chunks(self, e: _Epoch, start: int, stop: int, chunk_size: int) -> Iterator[ParamBatch]:
+    def _chunks(self, e: EpochPlan, start: int, stop: int, chunk_size: int) -> Iterator[ParamBatch]:
         lo = start
         while lo < stop:
             hi = min(lo + chunk_size, stop)

@@ -37,6 +37,7 @@ __all__ = [
     "xxh64_pair_int",
     "xxh64_bytes",
     "xxh64_outer",
+    "stream_words",
 ]
 
 MASK64 = (1 << 64) - 1
@@ -257,6 +258,44 @@ def xxh64_outer(a: np.ndarray, row_c: np.ndarray, row_k2: np.ndarray, out: np.nd
     np.bitwise_xor(out, row_k2, out=out)
     _merge_np(out, tmp)
     _avalanche_np(out, tmp)
+    return out
+
+
+def stream_words(sample_ids: Any, key: int, epoch: int, n_words: int, *, first: int = 0) -> Any:
+    """The words ``first .. first + n_words - 1`` of a stream for each id (docs/SPEC.md section 3).
+
+    ``word_j = xxh64_pair(id, (epoch << 32) | j, key)``, shape ``(n_words, len(ids))``.
+
+    Args:
+        sample_ids: uint64 numpy array, or int64 torch tensor holding the ids' bits (any device).
+        key: the stream key (:func:`dpa.keys.stream_key`), in ``[0, 2**64)``.
+        epoch: in ``[0, 2**32)``; ``first + n_words <= 2**32``.
+
+    Returns:
+        uint64 array, or int64 tensor (same bits) on the ids' device.
+
+    Raises:
+        ValueError: a key, epoch or word range outside its domain.
+    """
+    for name, value, limit in (("key", key, MASK64), ("epoch", epoch, 2**32 - 1), ("first", first, 2**32 - 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+            raise ValueError(f"{name} must be an int in [0, {limit + 1}); got {value!r}")
+    if isinstance(n_words, bool) or not isinstance(n_words, int) or not 0 <= n_words <= 2**32 - first:
+        raise ValueError(f"n_words must be an int in [0, 2**32 - first]; got {n_words!r}")
+    counters = [(epoch << 32) | j for j in range(first, first + n_words)]
+    row_c, row_k2 = outer_row_constants(counters, [key] * n_words)
+    if type(sample_ids).__module__.startswith("torch"):
+        import torch
+
+        from dpa import _prng_torch
+
+        signed = lambda a: torch.tensor([_prng_torch.to_signed(int(v)) for v in a.ravel()],  # noqa: E731
+                                        dtype=torch.int64, device=sample_ids.device).view(-1, 1)
+        return _prng_torch.xxh64_rows_torch(sample_ids, signed(row_c), signed(row_k2))
+    ids = _as_u64("sample_ids", sample_ids)
+    out = np.empty((n_words, np.size(ids)), dtype=np.uint64)
+    if out.size:
+        xxh64_outer(np.atleast_1d(ids), row_c, row_k2, out, np.empty_like(out))
     return out
 
 

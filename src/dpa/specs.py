@@ -467,7 +467,9 @@ class ChoiceSpec(Spec):
         return domains.choice_thresholds(self.weights, len(self.values))
 
     def program(self, b: Builder) -> Any:
-        t = b.const(self.thresholds, "T", "(T_1 .. T_{k-1}), T_i = floor(2^64 * (w_0 + ... + w_{i-1}) / total)")
+        # A threshold of 2**64 (trailing zero weights) is above every word: it adds nothing to the count.
+        reachable = tuple(t for t in self.thresholds if t < _TWO_64)
+        t = b.const(reachable, "T", "(T_i < 2^64 for i = 1 .. k-1), T_i = floor(2^64 * (w_0 + ... + w_{i-1}) / total)")
         return b.lookup(b.const(self.values, "values"), b.count_ge(0, t))
 
 

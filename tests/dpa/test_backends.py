@@ -103,6 +103,15 @@ def test_a_user_kind_of_every_primitive_agrees_everywhere(p: float) -> None:
     backends_agree(cfg, 7, 2, ids_under_test(3000))
 
 
+@pytest.mark.parametrize("weights", [[1.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 0.0]])
+def test_choices_with_zero_weights_agree_everywhere(weights: list) -> None:
+    """A trailing zero weight makes a threshold of 2**64, which no word reaches (and no uint64 holds)."""
+    cfg = dpa.AugmentationConfig({"c": {"kind": "choice", "values": list(range(len(weights))), "weights": weights}})
+    backends_agree(cfg, 5, 1, ids_under_test(2000))
+    chosen = set(dpa.Generator(cfg).batch(range(5000))["c"].tolist())
+    assert chosen == {i for i, w in enumerate(weights) if w > 0}
+
+
 def test_a_user_kind_runs_on_the_compiled_kernel() -> None:
     if prng.compiled_kernel() is None:
         pytest.skip("dpa._ckernel is not built here (test_kernel_is_built_where_a_compiler_exists checks CI)")

@@ -166,7 +166,7 @@ def test_a_subclassed_kind_runs_compiled() -> None:
 @needs_kernel
 def test_program_checks_its_buffers() -> None:
     gen = dpa.Generator(dpa.get_preset("mild"))
-    program = gen._epoch(0).program
+    program = gen.plan()._program
     n_out = len(dpa.get_preset("mild").outputs)
     ids = np.arange(10, dtype=np.uint64)
     outs = gen._allocate(10)

@@ -66,3 +66,14 @@ def test_ndtr_limits() -> None:
     assert fmath.ndtr(-math.inf) == 0.0
     with pytest.raises(ValueError):
         fmath.ndtr(math.nan)
+
+
+def test_ops_for_picks_the_library_of_the_values() -> None:
+    from dpa import fmath
+
+    x = np.array([0.25, 0.5, 0.75])
+    assert fmath.ndtri(x, fmath.ops_for(x)).tolist() == [fmath.ndtri(float(v)) for v in x]
+    assert fmath.ops_for(0.5) is fmath.ops_for(1)
+    torch = pytest.importorskip("torch")
+    t = torch.from_numpy(x.copy())
+    assert fmath.ndtri(t, fmath.ops_for(t)).tolist() == fmath.ndtri(x, fmath.ops_for(x)).tolist()

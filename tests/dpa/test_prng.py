@@ -140,3 +140,24 @@ def test_out_overlapping_an_input_at_an_offset(kernel: str) -> None:
     want = [oracle(int(v), 3, 4) for v in a]
     prng.xxh64_pair(buf[:-1], 3, 4, out=buf[1:])  # out[i] is a[i + 1]
     assert [int(v) for v in buf[1:]] == want
+
+
+def test_stream_words_are_the_spec_words_on_numpy_and_torch() -> None:
+    """word_j = xxh64_pair(id, (epoch << 32) | j, key), j from `first` (SPEC section 3)."""
+    from dpa.prng import stream_words
+
+    ids = np.array([0, 5, 2**63, 2**64 - 1], dtype=np.uint64)
+    words = stream_words(ids, 2**64 - 7, 2**32 - 1, 3, first=2**32 - 4)
+    for j in range(3):
+        for i, sid in enumerate(ids.tolist()):
+            counter = ((2**32 - 1) << 32) | (2**32 - 4 + j)
+            assert int(words[j, i]) == xxhash.xxh64_intdigest(sid.to_bytes(8, "little") + counter.to_bytes(8, "little"),
+                                                              2**64 - 7)
+    assert stream_words(ids, 1, 0, 0).shape == (0, 4)
+    torch = pytest.importorskip("torch")
+    as_tensor = torch.from_numpy(ids.view(np.int64).copy())
+    assert (stream_words(as_tensor, 2**64 - 7, 2**32 - 1, 3, first=2**32 - 4).numpy().view(np.uint64) == words).all()
+    for bad in ({"key": -1}, {"epoch": 2**32}, {"n_words": 2}):
+        args = {"key": 1, "epoch": 0, "n_words": 1, "first": 2**32 - 1, **bad}
+        with pytest.raises(ValueError):
+            stream_words(ids, **args)

@@ -23,7 +23,6 @@ import pytest
 import dpa
 from dpa._gpu import program, triton_enabled
 from dpa.config import AugmentationConfig
-from dpa.generate import _Plan
 from dpa.specs import UniformSpec
 from tests.conftest import requires_torch
 from tests.dpa.test_ckernel import EVERY_BRANCH
@@ -45,7 +44,7 @@ ONE_OF_EACH = {
 
 
 def _program_of(cfg: AugmentationConfig) -> program.Program | None:
-    plan = _Plan(cfg, 0, 0, compiled=False)
+    plan = dpa.Generator(cfg, seed=0, compiled=False).plan(epoch=0)
     return program.build_program(plan.entries, cfg.outputs)
 
 
@@ -176,7 +175,7 @@ def test_every_kind_lowers_to_a_valid_op_program() -> None:
 
 
 def test_row_constants_are_int64_bits() -> None:
-    plan = _Plan(dpa.get_preset("mild"), 2**64 - 1, 7, compiled=False)
+    plan = dpa.Generator(dpa.get_preset("mild"), seed=2**64 - 1, compiled=False).plan(epoch=7)
     rows = program.row_constants(plan.row_c, plan.row_k2)
     assert len(rows) == 2 * plan.n_rows
     assert all(-(2**63) <= v < 2**63 for v in rows)
@@ -230,7 +229,7 @@ def test_the_torch_path_serves_when_the_kernel_is_off(monkeypatch: pytest.Monkey
 
     monkeypatch.setenv("DPA_TRITON", "1")
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    plan = _Plan(dpa.get_preset("mild"), 4, 0)
+    plan = dpa.Generator(dpa.get_preset("mild"), seed=4).plan(epoch=0)
     ids = np.arange(50, dtype=np.uint64)
     got = plan.torch(torch.from_numpy(ids.view(np.int64).copy()))
     if "dpa._gpu.fused" in sys.modules:
@@ -327,7 +326,7 @@ def test_fused_kernel_on_cuda_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device (the interpreter suite covers the kernel's logic)")
     from dpa._gpu import fused
-    from dpa.generate import _plan
+    from dpa.generate import generator_for
     from tests.dpa.test_triton_interpreter import EDGES
 
     monkeypatch.setenv("DPA_TRITON", "1")
@@ -340,8 +339,8 @@ def test_fused_kernel_on_cuda_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
     for cfg in configs:
         for seed, epoch in [(0, 0), (2**64 - 1, 2**32 - 1)]:
             got = dpa.gen_augmentation_batch(ids, cfg, seed=seed, epoch=epoch, backend="torch", device="cuda")
-            assert _plan(cfg, seed, epoch) in fused._PLANS  # the fused kernel ran
-            want = _Plan(cfg, seed, epoch, compiled=False).numpy(ids)
+            assert generator_for(cfg, seed).plan(epoch=epoch) in fused._PLANS  # the fused kernel ran
+            want = dpa.Generator(cfg, seed=seed, compiled=False).plan(epoch=epoch).numpy(ids)
             for name in want:
                 got_bits = got[name].cpu().numpy().view(np.uint8)
                 np.testing.assert_array_equal(got_bits, want[name].view(np.uint8), err_msg=name)

@@ -38,7 +38,6 @@ import dpa  # noqa: E402
 from dpa import _ops, fmath  # noqa: E402
 from dpa._gpu import fused, prims, program  # noqa: E402
 from dpa.config import AugmentationConfig  # noqa: E402
-from dpa.generate import _Plan  # noqa: E402
 from dpa.specs import UniformSpec, register_spec  # noqa: E402
 from tests.dpa.test_ckernel import EVERY_BRANCH, SEEDS_EPOCHS, spec_dicts  # noqa: E402
 from tests.dpa.test_triton import as_op_programs  # noqa: E402
@@ -93,7 +92,7 @@ def ids_under_test(n_random: int = 400, n_seq: int = 600) -> np.ndarray:
 
 
 def fused_values(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray) -> dict:
-    out = fused.batch(_Plan(cfg, seed, epoch, compiled=False), as_tensor(ids))
+    out = fused.batch(dpa.Generator(cfg, seed=seed, compiled=False).plan(epoch=epoch), as_tensor(ids))
     assert out is not None
     return out
 
@@ -101,7 +100,7 @@ def fused_values(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray
 def assert_fused_equals_cpu(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray, n_scalar: int = 12) -> None:
     """The kernel against the numpy path, the C kernel where built, and the scalar path, bit for bit."""
     got = fused_values(cfg, seed, epoch, ids)
-    plans = [_Plan(cfg, seed, epoch, compiled=False), _Plan(cfg, seed, epoch)]
+    plans = [dpa.Generator(cfg, seed=seed, compiled=False).plan(epoch=epoch), dpa.Generator(cfg, seed=seed).plan(epoch=epoch)]
     for plan in plans:
         want = plan.numpy(ids)
         assert list(got) == list(want)
@@ -139,7 +138,7 @@ def test_corners_the_cpu_paths_trip_on() -> None:
     ids = ids_under_test(40, 20)
     cfg = AugmentationConfig({"c": {"kind": "choice", "values": [1, 2, 3, 4], "weights": [1.0, 0.0, 2.0, 0.0]}})
     got = fused_values(cfg, 3, 4, ids)["c"].tolist()
-    pure = _Plan(cfg, 3, 4, compiled=False)
+    pure = dpa.Generator(cfg, seed=3, compiled=False).plan(epoch=4)
     assert got == [pure.scalar(int(i))["c"] for i in ids]
     assert set(got) == {1, 3}
     with pytest.raises(ValueError, match="scale\\[0\\] must be >= 2\\*\\*-511"):
@@ -148,7 +147,7 @@ def test_corners_the_cpu_paths_trip_on() -> None:
     cfg = AugmentationConfig({"box": tiny})
     with np.errstate(all="raise"):  # no division by zero, no overflow
         got = fused_values(cfg, 3, 4, ids)
-        want = _Plan(cfg, 3, 4, compiled=False).numpy(ids)
+        want = dpa.Generator(cfg, seed=3, compiled=False).plan(epoch=4).numpy(ids)
     for name in want:
         np.testing.assert_array_equal(got[name].numpy().view(np.uint64), want[name].view(np.uint64), err_msg=name)
 
@@ -169,7 +168,7 @@ def test_golden_vectors(name: str) -> None:
 def test_kinds_as_spec_programs(specs: dict) -> None:
     """Every kind written as ops over the primitives (dpa._gpu.walker) gives the device functions' bits."""
     cfg = AugmentationConfig(specs)
-    plan = _Plan(cfg, 9, 2, compiled=False)
+    plan = dpa.Generator(cfg, seed=9, compiled=False).plan(epoch=2)
     prog = program.build_program(plan.entries, cfg.outputs)
     rows = torch.tensor(program.row_constants(plan.row_c, plan.row_k2), dtype=torch.int64)
     ids = ids_under_test(200, 56)
@@ -186,7 +185,7 @@ def test_batch_sizes_and_tails(n: int) -> None:
     cfg = dpa.get_preset("aggressive")
     ids = np.arange(2**64 - n, 2**64, dtype=np.uint64) if n else np.empty(0, dtype=np.uint64)
     got = fused_values(cfg, 1, 2, ids)
-    want = _Plan(cfg, 1, 2).numpy(ids)
+    want = dpa.Generator(cfg, seed=1).plan(epoch=2).numpy(ids)
     for name in want:
         assert got[name].shape == (n,) and got[name].numpy().dtype == want[name].dtype
         np.testing.assert_array_equal(got[name].numpy(), want[name])
@@ -197,8 +196,8 @@ def test_strided_ids() -> None:
     ids = ids_under_test(100, 100)
     strided = as_tensor(ids)[::3]
     assert not strided.is_contiguous()
-    got = fused.batch(_Plan(cfg, 5, 0), strided)
-    want = _Plan(cfg, 5, 0).numpy(ids[::3])
+    got = fused.batch(dpa.Generator(cfg, seed=5).plan(epoch=0), strided)
+    want = dpa.Generator(cfg, seed=5).plan(epoch=0).numpy(ids[::3])
     for name in want:
         np.testing.assert_array_equal(got[name].numpy(), want[name])
 
@@ -294,13 +293,13 @@ def test_mulhi_and_unsigned_counts(n_range: int) -> None:
     assert got[len(words) :].tolist() == [sum(int(w) >= t for t in thresholds) for w in words]
 
 
-# ---------------------------------------------------------------- the hook in _Plan.torch
+# ---------------------------------------------------------------- the hook in Generator's torch path
 
 
 def test_plan_torch_runs_the_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = dpa.get_preset("mild")
     ids = ids_under_test(50, 50)
-    plan = _Plan(cfg, 11, 1)
+    plan = dpa.Generator(cfg, seed=11).plan(epoch=1)
     monkeypatch.setenv("DPA_TRITON", "1")
     got = plan.torch(as_tensor(ids))
     assert plan in fused._PLANS
@@ -310,7 +309,7 @@ def test_plan_torch_runs_the_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    plan = _Plan(dpa.get_preset("mild"), 12, 1)
+    plan = dpa.Generator(dpa.get_preset("mild"), seed=12).plan(epoch=1)
     monkeypatch.setenv("DPA_TRITON", "1")
     monkeypatch.setenv("DPA_DISABLE_TRITON", "1")
     got = plan.torch(as_tensor(np.arange(20, dtype=np.uint64)))
@@ -332,7 +331,7 @@ def test_unknown_kind_falls_back_to_the_torch_kernels(monkeypatch: pytest.Monkey
     cfg = AugmentationConfig(
         {"a": {"kind": "test_tripled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "normal", "mean": 0, "std": 1}}
     )
-    plan = _Plan(cfg, 0, 0)
+    plan = dpa.Generator(cfg, seed=0).plan(epoch=0)
     ids = np.arange(30, dtype=np.uint64)
     assert fused.batch(plan, as_tensor(ids)) is None
     monkeypatch.setenv("DPA_TRITON", "1")

@@ -20,7 +20,7 @@ importable, the path is switched on, and ``DPA_DISABLE_TRITON`` is not set
 kernel has been checked bit for bit on a GPU (no device was lent while it
 was written; the Triton interpreter checks it on every CI run). With
 ``TRITON_INTERPRET=1`` CPU tensors are eligible too, which is how the tests
-drive it through ``_Plan.torch``. Whenever it does not run, the torch
+drive it through :meth:`dpa.generator.EpochPlan.torch`. Whenever it does not run, the torch
 kernels do, with the same bits.
 """
 
