@@ -42,7 +42,7 @@ def test_kernel_xxh64_pair_into_out(benchmark, kernel_inputs) -> None:
     """The same, writing into a preallocated array (out=), as a loop over chunks would."""
     a, b = kernel_inputs
     out = np.empty(N_KERNEL, dtype=np.uint64)
-    benchmark(xxh64_pair, a, b, 12345, out)
+    benchmark(xxh64_pair, a, b, 12345, out=out)
     np.testing.assert_array_equal(out[:1000], xxh64_pair(a[:1000], b[:1000], 12345))
     _rate(benchmark, N_KERNEL, "digests")
 

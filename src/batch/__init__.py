@@ -2,7 +2,7 @@
 
 >>> import dpa
 >>> from dpa.batch import BatchProcessor, BatchStrategy, BatchConfig
->>> proc = BatchProcessor(BatchStrategy.ROUND_ROBIN, BatchConfig(strategy="round_robin", batch_size=2, num_batches=3))
+>>> proc = BatchProcessor(BatchConfig(strategy=BatchStrategy.ROUND_ROBIN, batch_size=2, num_batches=3))
 >>> [b.sample_ids.tolist() for b in proc.process_stream(dpa.stream_augmentation_chunks(6, dpa.get_preset("mild")))]
 [[0, 3], [1, 4], [2, 5]]
 """

@@ -48,7 +48,9 @@ class BatchConfig:
     """Bounds and targets of a batching strategy; ``BatchConfig(strategy=s)`` works for each built-in.
 
     Attributes:
-        strategy: a :class:`BatchStrategy` or the name of a registered strategy.
+        strategy: a :class:`BatchStrategy` or the name of a registered strategy;
+            None (the default) leaves the choice to :class:`~dpa.batch.BatchProcessor`
+            (its ``strategy`` argument, else SEQUENTIAL).
         batch_size: SEQUENTIAL's and ROUND_ROBIN's batch size; ADAPTIVE's first size.
         min_batch_size, max_batch_size: bounds for MEMORY_OPTIMIZED and ADAPTIVE
             (``min <= batch_size <= max``).
@@ -59,7 +61,7 @@ class BatchConfig:
             means "best throughput" instead.
     """
 
-    strategy: Any = BatchStrategy.SEQUENTIAL
+    strategy: Any = None
     batch_size: int = 256
     min_batch_size: int = 1
     max_batch_size: int = 1 << 20
@@ -74,7 +76,7 @@ class BatchConfig:
                 object.__setattr__(self, "strategy", BatchStrategy(self.strategy))
             except ValueError:
                 pass  # a user-registered name, checked when the processor is built
-        elif not isinstance(self.strategy, BatchStrategy):
+        elif self.strategy is not None and not isinstance(self.strategy, BatchStrategy):
             raise TypeError(f"BatchConfig.strategy must be a BatchStrategy or a registered name; got {self.strategy!r}")
         for name in ("batch_size", "min_batch_size", "max_batch_size", "num_batches"):
             object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
@@ -94,4 +96,7 @@ class BatchConfig:
 
     @property
     def strategy_name(self) -> str:
+        """The strategy's registered name (``"sequential"`` when none is set)."""
+        if self.strategy is None:
+            return BatchStrategy.SEQUENTIAL.value
         return self.strategy.value if isinstance(self.strategy, BatchStrategy) else str(self.strategy)

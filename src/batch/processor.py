@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -106,16 +107,28 @@ def _rows_to_batch(ids: list[int], rows: list[Mapping[str, Any]]) -> ParamBatch:
 class BatchProcessor:
     """Re-batches a parameter stream with a strategy.
 
+    Name the strategy once: ``BatchProcessor(BatchConfig(strategy=..., batch_size=...))``,
+    ``BatchProcessor(BatchStrategy.ROUND_ROBIN, BatchConfig(batch_size=...))``
+    or ``BatchProcessor("adaptive")``. Both forms of the original documents
+    work too (``BatchProcessor(s, BatchConfig(strategy=s, ...))``), as long as
+    the two agree.
+
     Args:
-        strategy: a :class:`BatchStrategy` or a name given to :func:`register_strategy`.
-        config: a :class:`BatchConfig` (default ``BatchConfig(strategy=strategy)``).
+        strategy: a :class:`BatchStrategy`, a name given to :func:`register_strategy`,
+            or a :class:`BatchConfig` (then ``config`` is left out).
+        config: a :class:`BatchConfig` (default: the defaults).
         memory_probe: returns available memory in MiB (default: psutil); tests
             inject pressure through it.
         clock: returns seconds (default ``time.perf_counter``); tests inject time.
 
+    Raises:
+        TypeError: ``config`` is not a BatchConfig, or a config given twice.
+        ValueError: ``strategy`` and ``config.strategy`` name different
+            strategies, or the strategy is not registered.
+
     >>> import dpa
     >>> from dpa.batch import BatchProcessor, BatchStrategy, BatchConfig
-    >>> proc = BatchProcessor(BatchStrategy.SEQUENTIAL, BatchConfig(batch_size=300))
+    >>> proc = BatchProcessor(BatchConfig(batch_size=300))
     >>> stream = dpa.stream_augmentation_chunks(1000, dpa.get_preset("mild"), chunk_size=128)
     >>> [len(b) for b in proc.process_stream(stream)]
     [300, 300, 300, 100]
@@ -123,28 +136,33 @@ class BatchProcessor:
 
     def __init__(
         self,
-        strategy: BatchStrategy | str,
+        strategy: BatchStrategy | str | BatchConfig | None = None,
         config: BatchConfig | None = None,
+        *,
         memory_probe: Callable[[], float] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        if isinstance(strategy, BatchConfig):
+            if config is not None:
+                raise TypeError("BatchProcessor(config) takes one BatchConfig; got a second one as config")
+            strategy, config = None, strategy
         if config is None:
-            config = BatchConfig(strategy=strategy)
+            config = BatchConfig()
         elif not isinstance(config, BatchConfig):
             raise TypeError(f"config must be a BatchConfig; got {type(config).__name__}")
-        name = strategy.value if isinstance(strategy, BatchStrategy) else strategy
-        if config.strategy_name != name:
-            if config.strategy == BatchConfig().strategy:  # left at its default: the argument decides
-                config = BatchConfig(**{**config.__dict__, "strategy": strategy})
-            else:
-                raise ValueError(f"strategy {name!r} disagrees with config.strategy {config.strategy_name!r}")
+        if strategy is not None:
+            chosen = BatchConfig(strategy=strategy).strategy_name
+            if config.strategy is not None and config.strategy_name != chosen:
+                raise ValueError(f"strategy {chosen!r} disagrees with config.strategy {config.strategy_name!r}; "
+                                 f"name the strategy once")
+            config = dataclasses.replace(config, strategy=strategy)
         self.config = config
         self.memory_probe = memory_probe or available_memory_mb
         self.clock = clock or time.perf_counter
         self.strategy: BatchingStrategy = make_strategy(config, self.memory_probe, self.clock)
         self.stats = BatchStats()
 
-    def process_stream(self, stream: Iterable[Any], start_id: int = 0) -> Iterator[ParamBatch]:
+    def process_stream(self, stream: Iterable[Any], *, start_id: int = 0) -> Iterator[ParamBatch]:
         """Yield :class:`~dpa.ParamBatch` batches holding every sample of ``stream`` exactly once.
 
         ``stream`` yields ``ParamBatch`` chunks (``stream_augmentation_chunks``),

@@ -146,7 +146,6 @@ class AdaptiveStrategy(BatchingStrategy):
         self._per_sample: float | None = None
         self._best: tuple[float, int] | None = None  # (throughput, size)
         self._settled = False
-        self._last: tuple[int, float] | None = None
 
     def _clamp(self, size: float) -> int:
         return int(min(max(round(size), self.config.min_batch_size), self.config.max_batch_size))
@@ -202,7 +201,7 @@ StrategyFactory = Callable[[BatchConfig, MemoryProbe, Clock], BatchingStrategy]
 _REGISTRY: dict[str, StrategyFactory] = {}
 
 
-def register_strategy(name: str, factory: StrategyFactory, replace: bool = False) -> None:
+def register_strategy(name: str, factory: StrategyFactory, *, replace: bool = False) -> None:
     """Make ``factory(config, memory_probe, clock)`` available as strategy ``name``.
 
     Raises:

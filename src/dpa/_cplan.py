@@ -7,9 +7,9 @@ module turns every parameter's :class:`~dpa.program.SpecProgram` into them:
   row (no instruction), an output is computed straight into its output
   array, temporaries get scratch registers (reused once dead, never the
   destination of an instruction that reads them);
-* ``c + to_float(draw) * s`` (with ``c``, ``s`` constants, in any operand
-  order: IEEE ``+`` and ``*`` are commutative) becomes one ``affine``
-  instruction, which computes exactly that;
+* ``c + draw * s``, with ``c``, ``s`` constants (in any operand order, as
+  a subtraction, or with ``unit(draw)`` for ``draw * 2**-32``) becomes one
+  ``affine`` instruction, which computes exactly the same double;
 * a gated parameter's outputs get a ``close`` instruction each: where the
   gate draw is at or above the threshold, the output takes its identity.
 
@@ -92,22 +92,48 @@ class _Lowering:
             self.free.append(loc & 0xFFFFFF)
 
 
-def _fusions(prog: SpecProgram, uses: list[int]) -> dict[int, tuple[int, Const, Const]]:
-    """``add`` instructions that are ``c + to_float(draw) * s``: index -> (draw register, s, c)."""
+_TWO_M32 = 2.0**-32
+
+
+def _scaled_draw(prog: SpecProgram, defs: dict, uses: list[int], r: Any) -> tuple[int, float, list[int]] | None:
+    """``(draw register, s, temporaries)`` when register ``r`` is exactly ``draw * s``, single use, else None.
+
+    ``to_float(d) * s`` and ``s * to_float(d)`` (IEEE ``*`` is commutative), and
+    ``unit(d)``, which is ``d * 2**-32`` exactly.
+    """
+    if not isinstance(r, int) or uses[r] != 1:
+        return None
+    ins = defs[r]
+    if ins.op == "unit":
+        return ins.args[0], _TWO_M32, [r]
+    if ins.op != "mul":
+        return None
+    for s, t in (ins.args, ins.args[::-1]):
+        if (isinstance(s, Const) and isinstance(t, int) and uses[t] == 1 and defs[t].op == "to_float"
+                and prog.types[defs[t].args[0]] == "u32"):
+            return defs[t].args[0], s.value, [r, t]
+    return None
+
+
+def _fusions(prog: SpecProgram, uses: list[int]) -> dict[int, tuple[int, float, float, list[int]]]:
+    """Instructions that are ``c + draw * s`` exactly: index -> (draw register, s, c, registers made unnecessary).
+
+    ``x + c`` and ``c + x`` are the same IEEE sum, ``x - c`` is ``x + (-c)`` and
+    ``c - d * s`` is ``c + d * (-s)`` (negation is exact), so each becomes one
+    ``affine`` instruction, which computes ``c + u32d(d) * s``.
+    """
     defs = {r: ins for ins in prog.instrs for r in ins.out}
     fused = {}
     for idx, ins in enumerate(prog.instrs):
-        if ins.op != "add":
+        if ins.op not in ("add", "sub"):
             continue
-        for c, m in (ins.args, ins.args[::-1]):
-            if not (isinstance(c, Const) and isinstance(m, int) and uses[m] == 1 and defs[m].op == "mul"):
-                continue
-            for s, t in (defs[m].args, defs[m].args[::-1]):
-                if (isinstance(s, Const) and isinstance(t, int) and uses[t] == 1 and defs[t].op == "to_float"
-                        and prog.types[defs[t].args[0]] == "u32"):
-                    fused[idx] = (defs[t].args[0], s, c)
-                    break
-            if idx in fused:
+        a, b = ins.args
+        candidates = [(a, b, 1.0, 1.0), (b, a, 1.0, 1.0)] if ins.op == "add" else [(a, b, 1.0, -1.0), (b, a, -1.0, 1.0)]
+        for x, c, sign_s, sign_c in candidates:
+            found = _scaled_draw(prog, defs, uses, x) if isinstance(c, Const) else None
+            if found is not None:
+                draw, scale, temps = found
+                fused[idx] = (draw, sign_s * scale, sign_c * c.value, temps)
                 break
     return fused
 
@@ -116,7 +142,7 @@ def _lower_param(lw: _Lowering, p: Param, types: str) -> None:
     prog = p.program
     uses = prog.uses()
     fused = _fusions(prog, uses)
-    skipped = {r for idx in fused for r in _fused_temps(prog, idx)}
+    skipped = {r for (_, _, _, temps) in fused.values() for r in temps}
     where: dict[int, int] = {}  # register -> location
     remaining = list(uses)
     # Outputs are computed straight into their arrays: the first output of each register.
@@ -152,8 +178,8 @@ def _lower_param(lw: _Lowering, p: Param, types: str) -> None:
         for r, d in zip(ins.out, dsts):
             where[r] = d
         if idx in fused:
-            draw, s, c = fused[idx]
-            lw.emit("affine", dsts[0], where[draw], lw.imm(s.value, "f64"), lw.imm(c.value, "f64"))
+            draw, scale, offset, _ = fused[idx]
+            lw.emit("affine", dsts[0], where[draw], lw.imm(scale, "f64"), lw.imm(offset, "f64"))
             done([draw])
             continue
         args = [operand(a) for a in ins.args]
@@ -188,14 +214,6 @@ def _lower_param(lw: _Lowering, p: Param, types: str) -> None:
             lw.emit("close_b" if t == "bool" else "close", _loc(L_OUT, slot), gate, lw.imm(threshold, "u64"),
                     lw.imm(ident, t))
 
-
-
-def _fused_temps(prog: SpecProgram, idx: int) -> list[int]:
-    """The registers an ``affine`` fusion at instruction ``idx`` makes unnecessary (the mul and to_float results)."""
-    defs = {r: ins for ins in prog.instrs for r in ins.out}
-    m = next(a for a in prog.instrs[idx].args if isinstance(a, int))
-    t = next(a for a in defs[m].args if isinstance(a, int))
-    return [m, t]
 
 
 def lower(layout: Layout) -> tuple[array, array, int]:

@@ -1,14 +1,14 @@
 """Element-wise operations shared by the three backends: Python scalars, numpy and torch.
 
-The value mappings (:mod:`dpa.fmath`, :mod:`dpa.specs`) are written once
+dpa's own exp, log and normal quantile (:mod:`dpa.fmath`) are written once
 against this small interface, so the scalar, numpy and torch paths run the
 same IEEE-754 operations in the same order and agree bit for bit. Only
 correctly rounded operations are offered (+, -, *, /, sqrt, floor,
 frexp, ldexp, min, max, comparisons): no library transcendental, whose last
 bit differs between libm, numpy's SIMD code and CUDA.
 
-Integers are 64-bit words holding uint64 bits: Python ints, numpy ``uint64``
-or torch ``int64`` (two's complement, hence :meth:`srl` and :meth:`ge_u64`).
+The spec programs' other primitives, integer ones included, are the
+backends' own (:mod:`dpa._pyexec`, :mod:`dpa._arrayexec`).
 """
 
 from __future__ import annotations
@@ -52,14 +52,6 @@ class NumpyOps:
     floor = staticmethod(np.floor)
     where = staticmethod(np.where)
     sqrt = staticmethod(np.sqrt)
-
-    @staticmethod
-    def to_float(x: np.ndarray) -> np.ndarray:
-        return x.astype(np.float64)
-
-    @staticmethod
-    def to_int(x: np.ndarray) -> np.ndarray:
-        return x.astype(np.int64)
     abs = staticmethod(np.abs)
 
     # ``b if b < a else a``, as Python's min, the C kernel's dmin and the
@@ -113,12 +105,6 @@ class TorchOps:
 
     def abs(self, x):
         return self.torch.abs(x)
-
-    def to_float(self, x):
-        return x.to(self.torch.float64)
-
-    def to_int(self, x):
-        return x.to(self.torch.int64)
 
     def sqrt(self, x):
         # torch's CPU kernel for float64 sqrt is not correctly rounded (about

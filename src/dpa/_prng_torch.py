@@ -16,18 +16,13 @@ import torch
 
 from dpa.prng import MASK64, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME64_5
 
-__all__ = ["xxh64_pair_torch", "to_signed", "to_unsigned", "srl", "xxh64_rows_torch"]
+__all__ = ["xxh64_pair_torch", "to_signed", "srl", "xxh64_rows_torch"]
 
 
 def to_signed(x: int) -> int:
     """The int64 with the same bits as the uint64 ``x``."""
     x &= MASK64
     return x - (1 << 64) if x >= 1 << 63 else x
-
-
-def to_unsigned(x: int) -> int:
-    """The uint64 with the same bits as the int64 ``x``."""
-    return x & MASK64
 
 
 _P1 = to_signed(PRIME64_1)

@@ -302,7 +302,7 @@ def stream_words(sample_ids: Any, key: int, epoch: int, n_words: int, *, first: 
 # --------------------------------------------------------------------------- public
 
 
-def xxh64_pair(a: Any, b: Any, seed: Any = 0, out: np.ndarray | None = None) -> Any:
+def xxh64_pair(a: Any, b: Any, seed: Any = 0, *, out: np.ndarray | None = None) -> Any:
     """XXH64 of the 16 little-endian bytes of ``(a, b)`` with ``seed``, element-wise.
 
     Args:

@@ -272,3 +272,20 @@ def test_defaults_work_for_each_strategy(strategy) -> None:
     batches = list(proc.process_stream(dpa.stream_augmentation_chunks(5000, CFG)))
     check_exactly_once(batches, 5000)
     assert proc.stats.to_dict()["samples"] == 5000
+
+
+def test_the_strategy_is_named_once() -> None:
+    stream = lambda: dpa.stream_augmentation_chunks(6, dpa.get_preset("mild"))  # noqa: E731
+    forms = [
+        BatchProcessor(BatchConfig(strategy=BatchStrategy.ROUND_ROBIN, batch_size=2, num_batches=3)),
+        BatchProcessor(BatchStrategy.ROUND_ROBIN, BatchConfig(batch_size=2, num_batches=3)),
+        BatchProcessor("round_robin", BatchConfig(strategy="round_robin", batch_size=2, num_batches=3)),  # the seed form
+    ]
+    for proc in forms:
+        assert proc.config.strategy is BatchStrategy.ROUND_ROBIN
+        assert [b.sample_ids.tolist() for b in proc.process_stream(stream())] == [[0, 3], [1, 4], [2, 5]]
+    assert BatchProcessor().config.strategy_name == "sequential"
+    with pytest.raises(ValueError, match="disagrees with config.strategy 'sequential'; name the strategy once"):
+        BatchProcessor(BatchStrategy.ADAPTIVE, BatchConfig(strategy="sequential"))
+    with pytest.raises(TypeError, match="takes one BatchConfig"):
+        BatchProcessor(BatchConfig(), BatchConfig())

@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -23,7 +25,7 @@ from hypothesis import strategies as st
 import dpa
 from dpa import prng
 from dpa.config import AugmentationConfig
-from dpa.specs import UniformSpec, register_spec
+from dpa.specs import Output, UniformSpec, register_spec
 
 needs_kernel = pytest.mark.skipif(prng.compiled_kernel() is None, reason="dpa._ckernel is not built here")
 
@@ -320,3 +322,35 @@ def test_the_kernel_refuses_code_that_could_reach_outside_its_buffers() -> None:
         assert fragment in str(info.value), (fragment, str(info.value))
     with pytest.raises(ValueError, match="type codes"):
         make(good, types="fx")
+
+
+@register_spec
+@dataclass(frozen=True)
+class _FusedForms(dpa.Spec):
+    """Every form _cplan fuses into one 'affine' instruction (c + draw * s, in its spellings)."""
+
+    kind: ClassVar[str] = "test_fused_forms"
+    n_draws: ClassVar[int] = 2
+    c: float = 0.0
+    s: float = 1.0
+
+    def outputs(self):
+        return tuple(Output(f"_{i}", "float", 0.0) for i in range(6))
+
+    def program(self, b):
+        d = b.draw(0)
+        return (self.c - d * self.s, d * self.s - self.c, self.c + b.unit(1), b.unit(1) - self.c,
+                self.c - b.unit(0), self.s * d + self.c)
+
+
+@needs_kernel
+@pytest.mark.parametrize("c", [0.0, -0.0, 0.5, -1e300, 5e-324, 1e308])
+def test_fused_affine_forms_keep_every_bit(c: float) -> None:
+    """Signed zeros, subnormals and overflow included: compared as bit patterns."""
+    ids = np.concatenate([np.arange(500, dtype=np.uint64), np.array([2**64 - 1, 2**63], dtype=np.uint64)])
+    for s in (1.0, -1.0, 0.0, -0.0, 1e-300, 3e300, 2.0**-1074):
+        cfg = AugmentationConfig({"x": _FusedForms(c=c, s=s)})
+        got = dpa.Generator(cfg).batch(ids, executor="compiled")
+        want = dpa.Generator(cfg, compiled=False).batch(ids, executor="numpy")
+        for name in want:
+            assert np.array_equal(got[name].view(np.uint64), want[name].view(np.uint64)), (c, s, name)
