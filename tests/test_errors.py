@@ -26,6 +26,16 @@ from dpa.prng import xxh64_pair
 from tests.conftest import HAS_TORCH
 
 CFG = dpa.get_preset("mild")
+
+
+class _BadDrawSpec(dpa.Spec):
+    """A kind whose program reads a draw it did not declare (refused when its spec is made)."""
+
+    kind = "test_bad_draw"
+
+    def program(self, b):
+        return b.unit(1)
+
 P = dpa.gen_augmentation_params
 B = dpa.gen_augmentation_batch
 S = dpa.stream_augmentation_chunks
@@ -247,7 +257,24 @@ MATRIX = [
     ("batch config: num_batches < 1", lambda: BatchConfig(num_batches=0), ValueError, "num_batches must be >= 1"),
     ("batch config: latency <= 0", lambda: BatchConfig(target_latency_s=0), ValueError, "target_latency_s must be > 0"),
     ("batch processor: unknown strategy", lambda: BatchProcessor("fastest"), ValueError, "unknown batching strategy 'fastest'"),
+    ("batch processor: strategy named twice, differently",
+     lambda: BatchProcessor("adaptive", BatchConfig(strategy="sequential")), ValueError, "name the strategy once"),
     ("benchmark config: iterations < 1", lambda: BenchmarkConfig(iterations=0), ValueError, "iterations must be >= 1; got 0"),
+    # --- dpa.Generator and spec programs
+    ("generator: not a config", lambda: dpa.Generator([1, 2]), TypeError, "config must be an AugmentationConfig"),
+    ("generator: float seed", lambda: dpa.Generator(CFG, seed=1.5), TypeError, "seed must be an integer in [0, 2**64)"),
+    ("generator: seed >= 2**64", lambda: dpa.Generator(CFG, seed=2**64), ValueError, "seed must be in [0, 2**64)"),
+    ("generator: epoch >= 2**32", lambda: dpa.Generator(CFG).params(0, epoch=2**32), ValueError,
+     "epoch must be in [0, 2**32); got 4294967296"),
+    ("generator: bool epoch", lambda: dpa.Generator(CFG).batch([0], epoch=True), TypeError, "epoch must be an integer"),
+    ("generator: unknown executor", lambda: dpa.Generator(CFG).batch([0], executor="gpu"), ValueError,
+     "executor must be None or one of ['compiled', 'numpy', 'torch', 'python']; got 'gpu'"),
+    ("generator: compiled executor switched off", lambda: dpa.Generator(CFG, compiled=False).batch([0], executor="compiled"),
+     ValueError, "executor='compiled' needs the C kernel"),
+    ("distributed stream: no config", lambda: stream_distributed_augmentation_chunks(10, 0, 2), TypeError,
+     "stream_distributed_augmentation_chunks() needs config="),
+    ("spec program: a draw the kind does not declare", lambda: C({"x": _BadDrawSpec()}), TypeError,
+     "test_bad_draw program: draw index must be an integer in [0, 1) (n_draws); got 1"),
 ]
 
 if HAS_TORCH:

@@ -570,5 +570,6 @@ PyMODINIT_FUNC PyInit__ckernel(void)
     PyModule_AddIntConstant(m, "BLOCK", BLOCK);
     PyModule_AddIntConstant(m, "SUB", SUB);
     PyModule_AddIntConstant(m, "OPCODES", OP_COUNT);
+    PyModule_AddIntConstant(m, "STREAM_BYTES", DPA_STREAM_BYTES);
     return m;
 }

@@ -106,6 +106,7 @@ class Spec:
             )
         if self.identity is not None:
             object.__setattr__(self, "identity", self._check_identity(self.identity))
+        self.recorded_program  # recorded now: a kind whose program is wrong fails where its spec is made
 
     # -- to override ---------------------------------------------------------
     def _validate(self) -> None:
