@@ -212,10 +212,12 @@ typedef struct {
     PyObject_HEAD
     KernelObject *kernel;
     uint64_t *row_c, *row_k2;
+    char *spare; /* fill's scratch, kept between calls (taken while the GIL is held); NULL while in use */
 } Program;
 
 static void Program_dealloc(Program *self)
 {
+    free(self->spare);
     free(self->row_c);
     free(self->row_k2);
     Py_XDECREF(self->kernel);
@@ -235,6 +237,7 @@ static PyObject *Kernel_bind(KernelObject *self, PyObject *args)
     if (!p)
         return NULL;
     p->row_c = p->row_k2 = NULL;
+    p->spare = NULL;
     Py_INCREF(self);
     p->kernel = self;
     Py_ssize_t nc = 0, nk = 0;
@@ -337,31 +340,38 @@ static PyObject *Program_fill(Program *self, PyObject *args)
         return NULL;
     }
     Py_ssize_t n = ids.len / 8;
-    Py_ssize_t stride = n < BLOCK ? (n ? n : 1) : BLOCK; /* small calls get small scratch */
-    Py_ssize_t sub = stride < SUB ? stride : SUB;
     const int staged = n * 8 * (Py_ssize_t)k->nout >= DPA_STREAM_BYTES;
+    /* One scratch size per program (a block's hash rows, then the registers and staged outputs), kept
+     * between calls: a fresh buffer this size comes from mmap and costs page faults on every call. */
+    const size_t words_bytes = ((size_t)k->nrows + 1) * BLOCK * 8;
+    char *scratch = self->spare;
+    self->spare = NULL;
+    if (!scratch)
+        scratch = (char *)malloc(words_bytes + ((size_t)k->nregs + 2 * (size_t)k->nout + 1) * SUB * 8);
     Py_buffer *views = (Py_buffer *)calloc(k->nout ? k->nout : 1, sizeof(Py_buffer));
     char **ptrs = (char **)calloc(k->nout ? k->nout : 1, sizeof(char *));
-    uint64_t *words = (uint64_t *)malloc(((size_t)k->nrows + 1) * stride * sizeof(uint64_t));
-    char *scratch = (char *)malloc(((size_t)k->nregs + (staged ? 2 * k->nout : 0) + 1) * sub * 8);
-    if (!views || !ptrs || !words || !scratch) {
-        free(views), free(ptrs), free(words), free(scratch);
-        PyBuffer_Release(&ids);
-        return PyErr_NoMemory();
+    int ok = views && ptrs && scratch;
+    if (!ok)
+        PyErr_NoMemory();
+    else if (get_out_buffers(k, outs, n, views, ptrs) < 0)
+        ok = 0;
+    if (ok) {
+        uint64_t *words = (uint64_t *)scratch;
+        Py_BEGIN_ALLOW_THREADS
+        fill(self, (const uint64_t *)ids.buf, n, ptrs, words, words + (size_t)k->nrows * BLOCK, scratch + words_bytes,
+             BLOCK, SUB, staged);
+        Py_END_ALLOW_THREADS
+        for (int j = 0; j < k->nout; j++)
+            PyBuffer_Release(&views[j]);
     }
-    if (get_out_buffers(k, outs, n, views, ptrs) < 0) {
-        free(views), free(ptrs), free(words), free(scratch);
-        PyBuffer_Release(&ids);
-        return NULL;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    fill(self, (const uint64_t *)ids.buf, n, ptrs, words, words + (size_t)k->nrows * stride, scratch, stride, sub,
-         staged);
-    Py_END_ALLOW_THREADS
-    for (int j = 0; j < k->nout; j++)
-        PyBuffer_Release(&views[j]);
     PyBuffer_Release(&ids);
-    free(views), free(ptrs), free(words), free(scratch);
+    free(views), free(ptrs);
+    if (!self->spare) /* another thread may have put one back meanwhile */
+        self->spare = scratch;
+    else
+        free(scratch);
+    if (!ok)
+        return NULL;
     Py_RETURN_NONE;
 }
 

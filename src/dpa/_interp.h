@@ -601,11 +601,11 @@ static void run_perm(const Kernel *kn, const Frame *f, const Ins *in, const unsi
         dst[j] = (int64_t *)resolve(kn, f, (int32_t)kn->pool[in->x + j]).p;
     const uint64_t *restrict pk = (const uint64_t *)A.p;
     const uint64_t last = factorial(n) - 1;
-    if (table) { /* position by position: each loop a gather from the table's column */
-        for (int j = 0; j < n; j++) {
-            int64_t *restrict d = dst[j];
-            const unsigned char *restrict col = table + j;
-            FOR d[i] = col[(pk[i] < last ? pk[i] : last) * (uint64_t)n]; /* a valid rank is below n! already */
+    if (table) { /* one row of the table per id: n bytes, widened */
+        FOR {
+            const unsigned char *row = table + (pk[i] < last ? pk[i] : last) * (uint64_t)n; /* a rank is below n! */
+            for (int j = 0; j < n; j++)
+                dst[j][i] = row[j];
         }
         return;
     }
