@@ -579,7 +579,20 @@ PyMODINIT_FUNC PyInit__ckernel(void)
     }
     PyModule_AddIntConstant(m, "BLOCK", BLOCK);
     PyModule_AddIntConstant(m, "SUB", SUB);
-    PyModule_AddIntConstant(m, "OPCODES", OP_COUNT);
+    PyObject *names = PyTuple_New(OP_COUNT);
+    for (int i = 0; names && i < OP_COUNT; i++) {
+        PyObject *name = PyUnicode_FromString(OP_NAMES[i]);
+        if (!name) {
+            Py_CLEAR(names);
+            break;
+        }
+        PyTuple_SET_ITEM(names, i, name);
+    }
+    if (!names || PyModule_AddObject(m, "OPCODES", names) < 0) {
+        Py_XDECREF(names);
+        Py_DECREF(m);
+        return NULL;
+    }
     PyModule_AddIntConstant(m, "STREAM_BYTES", DPA_STREAM_BYTES);
     return m;
 }

@@ -28,19 +28,8 @@ from dpa import prng
 from dpa._layout import Layout, Param
 from dpa.program import Const, SpecProgram
 
-__all__ = ["OPCODES", "lower", "compile_kernel", "bind"]
+__all__ = ["opcodes", "lower", "compile_kernel", "bind"]
 
-# The order of _interp.h's enum.
-OPCODES = (
-    "to_float_d", "to_float_i", "unit", "open_unit", "affine",
-    "add", "sub", "mul", "div", "neg", "min", "max",
-    "exp", "log", "sqrt", "ndtri", "floor",
-    "lt", "le", "gt", "ge",
-    "iadd", "isub", "imul",
-    "below", "mulhi", "count_ge", "lookup", "perm_decode",
-    "select", "select_b", "move", "move_b", "close", "close_b",
-)
-_OP = {name: i for i, name in enumerate(OPCODES)}
 L_REG, L_OUT, L_WORD, L_HI, L_LO, L_IMM = 1, 2, 3, 4, 5, 6
 _TYPE_CODES = {"float": "f", "int": "i", "bool": "b"}
 # Primitives that are one instruction with the same name.
@@ -60,10 +49,19 @@ def _bits(value: Any, type_: str) -> int:
     return int(value) & ((1 << 64) - 1)
 
 
+def opcodes() -> dict[str, int]:
+    """The kernel's opcode numbers by name (``_interp.h`` defines them; the kernel must be built)."""
+    kernel = prng.compiled_kernel()
+    if kernel is None:
+        raise RuntimeError("the C kernel is not built here (no C compiler at install time, or DPA_DISABLE_CKERNEL)")
+    return {name: i for i, name in enumerate(kernel.OPCODES)}
+
+
 class _Lowering:
     """Accumulates instructions and the constant pool for a whole layout."""
 
     def __init__(self) -> None:
+        self.op = opcodes()
         self.code = array("i")
         self.pool = array("Q")
         self.free: list[int] = []
@@ -79,7 +77,7 @@ class _Lowering:
         return at, len(values)
 
     def emit(self, op: str, d: int = 0, a: int = 0, b: int = 0, c: int = 0, x: int = 0, y: int = 0) -> None:
-        self.code.extend((_OP[op], d, a, b, c, x, y, 0))
+        self.code.extend((self.op[op], d, a, b, c, x, y, 0))
 
     def reg(self) -> int:
         if self.free:

@@ -63,14 +63,15 @@ static const char *const OP_SIGNATURE[OP_COUNT] = {
     "XbXX", "BbBB", "XX--", "BB--", "XDUX", "BDUB",
 };
 
+/* The names dpa/_cplan.py gives the opcodes (a test checks they agree). */
 static const char *const OP_NAMES[OP_COUNT] = {
-    "to_float(draw)", "to_float(i64)", "unit", "open_unit", "affine",
+    "to_float_d", "to_float_i", "unit", "open_unit", "affine",
     "add", "sub", "mul", "div", "neg", "min", "max",
     "exp", "log", "sqrt", "ndtri", "floor",
     "lt", "le", "gt", "ge",
     "iadd", "isub", "imul",
     "below", "mulhi", "count_ge", "lookup", "perm_decode",
-    "select", "select(bool)", "move", "move(bool)", "close", "close(bool)",
+    "select", "select_b", "move", "move_b", "close", "close_b",
 };
 
 /* One instruction: operands d (destination), a, b, c; x, y index the pool (tables, destination lists). */
@@ -397,95 +398,41 @@ static inline Src resolve(const Kernel *kn, const Frame *f, int32_t loc)
 
 #define FOR for (ptrdiff_t i = 0; i < m; i++)
 
-/* A float expression of a and b over the block, for every immediate/array combination. */
-#define LOOP_FF(EXPR)                                                                                                  \
+/* An expression of a and b over the block, for every immediate/array combination: TD the destination's
+ * element type, TA the operands' (double or uint64_t, whose immediates are bits), IMM reads an immediate. */
+#define LOOP_BIN(TD, TA, IMM, EXPR)                                                                                    \
     do {                                                                                                               \
-        double *restrict dst = (double *)D.p;                                                                          \
+        TD *restrict dst = (TD *)D.p;                                                                                  \
         if (A.kind == L_IMM && B.kind == L_IMM) {                                                                      \
-            const double a = bits_f(A.k), b = bits_f(B.k);                                                             \
+            const TA a = IMM(A.k), b = IMM(B.k);                                                                       \
             FOR dst[i] = (EXPR);                                                                                       \
         } else if (A.kind == L_IMM) {                                                                                  \
-            const double a = bits_f(A.k);                                                                              \
-            const double *restrict pb = (const double *)B.p;                                                           \
+            const TA a = IMM(A.k);                                                                                     \
+            const TA *restrict pb = (const TA *)B.p;                                                                   \
             FOR {                                                                                                      \
-                const double b = pb[i];                                                                                \
+                const TA b = pb[i];                                                                                    \
                 dst[i] = (EXPR);                                                                                       \
             }                                                                                                          \
         } else if (B.kind == L_IMM) {                                                                                  \
-            const double b = bits_f(B.k);                                                                              \
-            const double *restrict pa = (const double *)A.p;                                                           \
+            const TA b = IMM(B.k);                                                                                     \
+            const TA *restrict pa = (const TA *)A.p;                                                                   \
             FOR {                                                                                                      \
-                const double a = pa[i];                                                                                \
+                const TA a = pa[i];                                                                                    \
                 dst[i] = (EXPR);                                                                                       \
             }                                                                                                          \
         } else {                                                                                                       \
-            const double *restrict pa = (const double *)A.p, *restrict pb = (const double *)B.p;                       \
+            const TA *restrict pa = (const TA *)A.p, *restrict pb = (const TA *)B.p;                                   \
             FOR {                                                                                                      \
-                const double a = pa[i], b = pb[i];                                                                     \
+                const TA a = pa[i], b = pb[i];                                                                         \
                 dst[i] = (EXPR);                                                                                       \
             }                                                                                                          \
         }                                                                                                              \
     } while (0)
 
-/* The same for a comparison (bool destination). */
-#define LOOP_CMP(EXPR)                                                                                                 \
-    do {                                                                                                               \
-        unsigned char *restrict dst = (unsigned char *)D.p;                                                            \
-        if (A.kind == L_IMM && B.kind == L_IMM) {                                                                      \
-            const double a = bits_f(A.k), b = bits_f(B.k);                                                             \
-            FOR dst[i] = (EXPR);                                                                                       \
-        } else if (A.kind == L_IMM) {                                                                                  \
-            const double a = bits_f(A.k);                                                                              \
-            const double *restrict pb = (const double *)B.p;                                                           \
-            FOR {                                                                                                      \
-                const double b = pb[i];                                                                                \
-                dst[i] = (EXPR);                                                                                       \
-            }                                                                                                          \
-        } else if (B.kind == L_IMM) {                                                                                  \
-            const double b = bits_f(B.k);                                                                              \
-            const double *restrict pa = (const double *)A.p;                                                           \
-            FOR {                                                                                                      \
-                const double a = pa[i];                                                                                \
-                dst[i] = (EXPR);                                                                                       \
-            }                                                                                                          \
-        } else {                                                                                                       \
-            const double *restrict pa = (const double *)A.p, *restrict pb = (const double *)B.p;                       \
-            FOR {                                                                                                      \
-                const double a = pa[i], b = pb[i];                                                                     \
-                dst[i] = (EXPR);                                                                                       \
-            }                                                                                                          \
-        }                                                                                                              \
-    } while (0)
-
-/* An integer expression of a and b (i64, wrapping: computed as uint64). */
-#define LOOP_II(EXPR)                                                                                                  \
-    do {                                                                                                               \
-        uint64_t *restrict dst = (uint64_t *)D.p;                                                                      \
-        if (A.kind == L_IMM && B.kind == L_IMM) {                                                                      \
-            const uint64_t a = A.k, b = B.k;                                                                           \
-            FOR dst[i] = (EXPR);                                                                                       \
-        } else if (A.kind == L_IMM) {                                                                                  \
-            const uint64_t a = A.k;                                                                                    \
-            const uint64_t *restrict pb = (const uint64_t *)B.p;                                                       \
-            FOR {                                                                                                      \
-                const uint64_t b = pb[i];                                                                              \
-                dst[i] = (EXPR);                                                                                       \
-            }                                                                                                          \
-        } else if (B.kind == L_IMM) {                                                                                  \
-            const uint64_t b = B.k;                                                                                    \
-            const uint64_t *restrict pa = (const uint64_t *)A.p;                                                       \
-            FOR {                                                                                                      \
-                const uint64_t a = pa[i];                                                                              \
-                dst[i] = (EXPR);                                                                                       \
-            }                                                                                                          \
-        } else {                                                                                                       \
-            const uint64_t *restrict pa = (const uint64_t *)A.p, *restrict pb = (const uint64_t *)B.p;                 \
-            FOR {                                                                                                      \
-                const uint64_t a = pa[i], b = pb[i];                                                                   \
-                dst[i] = (EXPR);                                                                                       \
-            }                                                                                                          \
-        }                                                                                                              \
-    } while (0)
+#define IMM_BITS(k) (k)
+#define LOOP_FF(EXPR) LOOP_BIN(double, double, bits_f, EXPR)            /* f64 op f64 -> f64 */
+#define LOOP_CMP(EXPR) LOOP_BIN(unsigned char, double, bits_f, EXPR)    /* f64 op f64 -> bool */
+#define LOOP_II(EXPR) LOOP_BIN(uint64_t, uint64_t, IMM_BITS, EXPR)      /* i64 op i64 -> i64, wrapping */
 
 /* A float function of one float operand x. */
 #define LOOP_F(EXPR)                                                                                                   \

@@ -120,7 +120,7 @@ def test_a_user_kind_runs_on_the_compiled_kernel() -> None:
     gen.batch(range(10), executor="compiled")  # raises where the kernel would not run it
 
 
-_bounds = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+_bounds = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 _prob = st.sampled_from([1.0, 0.0, 0.5, 0.999, 1e-9])
 
 
@@ -136,7 +136,8 @@ def spec_dicts(draw: st.DrawFn) -> Any:
         lo, hi = sorted([draw(st.floats(1e-300, 1e300)), draw(st.floats(1e-300, 1e300))])
         return {"kind": kind, "low": lo, "high": hi, "p": p, "identity": 1.0}
     if kind == "normal":
-        return {"kind": kind, "mean": draw(_bounds), "std": draw(st.floats(0, 1e3)), "p": p, "identity": 0.0}
+        return {"kind": kind, "mean": draw(_bounds), "std": draw(st.floats(0, 1e3, allow_subnormal=False)), "p": p,
+                "identity": 0.0}
     if kind == "truncated_normal":
         a, b = sorted(draw(st.lists(st.floats(-29, 29), min_size=2, max_size=2, unique=True)))
         return {"kind": kind, "mean": 0.0, "std": 1.0, "low": a, "high": b, "p": p, "identity": 0.0}
@@ -147,7 +148,8 @@ def spec_dicts(draw: st.DrawFn) -> Any:
         values = draw(st.lists(st.integers(-100, 100), min_size=1, max_size=6))
         if draw(st.booleans()):
             values = [v + 0.5 for v in values]
-        weights = draw(st.none() | st.lists(st.floats(0.01, 10), min_size=len(values), max_size=len(values)))
+        weights = draw(st.none() | st.lists(st.sampled_from([0.0, 0.5]) | st.floats(0.01, 10), min_size=len(values),
+                                            max_size=len(values)).filter(lambda w: sum(w) > 0))
         return {"kind": kind, "values": values, "weights": weights, "p": p, "identity": 0}
     if kind == "bernoulli":
         return {"kind": kind, "p": p}
