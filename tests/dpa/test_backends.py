@@ -124,10 +124,14 @@ _bounds = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, allow_subn
 _prob = st.sampled_from([1.0, 0.0, 0.5, 0.999, 1e-9])
 
 
+BUILT_IN = ("uniform", "log_uniform", "normal", "truncated_normal", "integer", "choice", "bernoulli",
+            "resized_crop", "erasing", "permutation")
+
+
 @st.composite
-def spec_dicts(draw: st.DrawFn) -> Any:
-    kind = draw(st.sampled_from(["uniform", "log_uniform", "normal", "truncated_normal", "integer", "choice",
-                                 "bernoulli", "resized_crop", "erasing", "permutation", "all"]))
+def spec_dicts(draw: st.DrawFn, kinds: tuple = BUILT_IN + ("all",)) -> Any:
+    """A spec of one of ``kinds`` (``"all"``: the user kind of every primitive) with random fields and gate."""
+    kind = draw(st.sampled_from(kinds))
     p = draw(_prob)
     if kind == "uniform":
         lo, hi = sorted([draw(_bounds), draw(_bounds)])

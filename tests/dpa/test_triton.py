@@ -144,13 +144,31 @@ def test_identities_and_zero_signs_survive() -> None:
     assert program.float_bits(-0.0) == 1 << 63
 
 
-def test_a_kind_without_device_function_has_no_program() -> None:
-    class _Shifted(UniformSpec):  # a subclass may change the formula: only exact built-in types qualify
+def test_other_kinds_run_as_their_spec_programs() -> None:
+    """A subclass (or a user's kind) has no device function: its recorded program becomes a K_PROGRAM record."""
+
+    class _Shifted(UniformSpec):
         kind = "test_triton_shifted"
 
-    spec = _Shifted(low=0.0, high=1.0)
-    cfg = AugmentationConfig({"a": spec, "b": {"kind": "bernoulli"}})
-    assert _program_of(cfg) is None
+        def program(self, b):
+            return super().program(b) + 1.0
+
+    cfg = AugmentationConfig({"a": _Shifted(low=0.0, high=1.0), "b": {"kind": "bernoulli"}})
+    (shifted, bern) = _program_of(cfg).records
+    assert shifted[0] == program.K_PROGRAM and bern[0] == program.K_BERNOULLI
+    ops, outputs = shifted[5]
+    assert [op[0] for op in ops] == [program.O_DRAW, program.O_AFFINE, program.O_CONST, program.O_MUL,
+                                     program.O_CONST, program.O_ADD, program.O_CONST, program.O_ADD]
+
+
+def test_a_program_the_walker_cannot_express_has_no_program() -> None:
+    class _Floored(UniformSpec):
+        kind = "test_triton_floored"
+
+        def program(self, b):
+            return b.floor(super().program(b))
+
+    assert _program_of(AugmentationConfig({"a": _Floored(low=0.0, high=9.0)})) is None
 
 
 @pytest.mark.parametrize(

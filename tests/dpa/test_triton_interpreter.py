@@ -39,7 +39,8 @@ from dpa import _ops, fmath  # noqa: E402
 from dpa._gpu import fused, prims, program  # noqa: E402
 from dpa.config import AugmentationConfig  # noqa: E402
 from dpa.specs import UniformSpec, register_spec  # noqa: E402
-from tests.dpa.test_ckernel import EVERY_BRANCH, SEEDS_EPOCHS, spec_dicts  # noqa: E402
+from tests.dpa.test_backends import BUILT_IN, spec_dicts  # noqa: E402
+from tests.dpa.test_ckernel import EVERY_BRANCH, SEEDS_EPOCHS  # noqa: E402
 from tests.dpa.test_triton import as_op_programs  # noqa: E402
 from tests.dpa.test_vectors import config_files, load_config  # noqa: E402
 
@@ -204,7 +205,7 @@ def test_strided_ids() -> None:
 
 @settings(max_examples=8, deadline=None)
 @given(
-    st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), spec_dicts(), min_size=1, max_size=5),
+    st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), spec_dicts(BUILT_IN), min_size=1, max_size=5),
     st.integers(0, 2**64 - 1),
     st.integers(0, 2**32 - 1),
 )
@@ -317,19 +318,37 @@ def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert got["rotation"].tolist() == plan.numpy(np.arange(20, dtype=np.uint64))["rotation"].tolist()
 
 
-def test_unknown_kind_falls_back_to_the_torch_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_users_kind_runs_in_the_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind registered from outside dpa reaches the kernel as its spec program (the walker), with the CPU's bits."""
+
     @register_spec
-    class _TripledUniform(UniformSpec):
-        kind = "test_tripled_uniform"
+    class _Jitter(UniformSpec):
+        kind = "test_triton_jitter"
 
-        def scalar_values(self, words):
-            return (3 * super().scalar_values(words)[0],)
+        def program(self, b):
+            return (b.unit(0) - 0.5) * (self.high - self.low) + b.exp(b.open_unit(0) * 0.5)
 
-        def array_values(self, draws, ops):
-            return [3 * super().array_values(draws, ops)[0]]
+    cfg = AugmentationConfig({"a": {"kind": "test_triton_jitter", "low": 0.0, "high": 3.0, "p": 0.5, "identity": -0.0},
+                              "b": {"kind": "normal", "mean": 0, "std": 1}})
+    plan = dpa.Generator(cfg, seed=0).plan(epoch=0)
+    ids = np.arange(300, dtype=np.uint64)
+    got = fused.batch(plan, as_tensor(ids))
+    assert got is not None
+    want = plan.numpy(ids)
+    for name in want:
+        np.testing.assert_array_equal(got[name].numpy().view(np.uint8), want[name].view(np.uint8))
+
+
+def test_a_program_the_kernel_cannot_run_falls_back_to_the_torch_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    @register_spec
+    class _Floored(UniformSpec):
+        kind = "test_triton_floored_uniform"
+
+        def program(self, b):
+            return b.floor(super().program(b))
 
     cfg = AugmentationConfig(
-        {"a": {"kind": "test_tripled_uniform", "low": 0.0, "high": 1.0}, "b": {"kind": "normal", "mean": 0, "std": 1}}
+        {"a": {"kind": "test_triton_floored_uniform", "low": 0.0, "high": 9.0}, "b": {"kind": "normal", "mean": 0, "std": 1}}
     )
     plan = dpa.Generator(cfg, seed=0).plan(epoch=0)
     ids = np.arange(30, dtype=np.uint64)

@@ -87,6 +87,7 @@ __all__ = [
     "Program",
     "build_program",
     "op_program",
+    "from_spec_program",
     "float_bits",
     "row_constants",
 ]
@@ -200,6 +201,79 @@ def op_program(ops: Sequence[Sequence[Any]], outputs: Sequence[int]) -> tuple[tu
     return tuple(checked), outs
 
 
+def from_spec_program(prog: Any) -> tuple[tuple, tuple] | None:
+    """A :class:`dpa.program.SpecProgram` as the constants of a :data:`K_PROGRAM` record, or None.
+
+    The kind's one definition, translated op by op: each primitive of
+    :mod:`dpa.program` maps onto the walker's op of the same device
+    function (constants become ``O_CONST`` registers, floats as bits;
+    ``to_float`` of a draw is ``O_AFFINE`` by 1 and +0, which is exact).
+    None when the program uses a primitive the walker has no op for yet
+    (``neg``, ``floor``, comparisons, ``select``, ``to_float`` of an i64,
+    i64 ``-``/``*`` or a sum of two registers, integer or bool constants as
+    outputs): such a config stays on the torch kernels, with the same bits.
+    """
+    from dpa.program import Const
+
+    ops: list[tuple] = []
+    reg: dict[int, int] = {}  # the program's register -> the walker's
+    binary = {"add": O_ADD, "sub": O_SUB, "mul": O_MUL, "div": O_DIV, "min": O_MIN, "max": O_MAX}
+    unary = {"unit": O_UNIT, "open_unit": O_OPEN_UNIT, "exp": O_EXP, "log": O_LOG, "sqrt": O_SQRT, "ndtri": O_NDTRI}
+
+    def emit(op: tuple) -> int:
+        ops.append(op)
+        return len(ops) - 1
+
+    def operand(a: Any) -> int | None:
+        if isinstance(a, Const):
+            return emit((O_CONST, float_bits(a.value))) if a.type == "f64" else None
+        return reg[a]
+
+    for ins in prog.instrs:
+        op, args, out = ins.op, ins.args, ins.out
+        if op == "draw":
+            reg[out[0]] = emit((O_DRAW, ins.attrs[0]))
+        elif op == "word":
+            reg[out[0]] = emit((O_WORD, ins.attrs[0]))
+        elif op == "to_float" and prog.types[args[0]] == "u32":
+            reg[out[0]] = emit((O_AFFINE, reg[args[0]], float_bits(1.0), float_bits(0.0)))
+        elif op in unary:
+            reg[out[0]] = emit((unary[op], reg[args[0]]))
+        elif op in binary:
+            a, b = operand(args[0]), operand(args[1])
+            if a is None or b is None:
+                return None
+            reg[out[0]] = emit((binary[op], a, b))
+        elif op == "iadd" and sum(isinstance(a, Const) for a in args) == 1:
+            r, c = (args[0], args[1]) if isinstance(args[1], Const) else (args[1], args[0])
+            reg[out[0]] = emit((O_IADD, reg[r], int(c.value)))
+        elif op in ("mulhi", "below"):
+            reg[out[0]] = emit((O_MULHI if op == "mulhi" else O_BELOW, reg[args[0]], int(args[1].value)))
+        elif op == "count_ge":
+            reg[out[0]] = emit((O_COUNT_GE, reg[args[0]], tuple(ins.attrs[0].values)))
+        elif op == "lookup":
+            table = ins.attrs[0]
+            is_float = table.type == "f64"
+            values = tuple(float_bits(v) if is_float else int(v) for v in table.values)
+            reg[out[0]] = emit((O_LOOKUP, reg[args[0]], values, is_float))
+        elif op == "perm_decode":
+            n = ins.attrs[0].value
+            whole = emit((O_LEHMER, reg[args[0]], tuple(math.factorial(n - 1 - i) for i in range(n))))
+            for j, r in enumerate(out):
+                reg[r] = emit((O_PICK, whole, j))
+        else:
+            return None
+    outputs = []
+    for o, t in zip(prog.outputs, prog.output_types):
+        if isinstance(o, Const):
+            if t != "f64":
+                return None
+            outputs.append(emit((O_CONST, float_bits(o.value))))
+        else:
+            outputs.append(reg[o])
+    return op_program(ops, outputs)
+
+
 def _identity(dtype: int, value: Any) -> int:
     if value is None:  # an ungated spec may have none; the kernel never reads it then
         return 0
@@ -216,7 +290,10 @@ def build_program(entries: Sequence[Any], outputs: Sequence[Any]) -> Program | N
         outputs: the config's outputs (``name``, ``dtype``) in config order.
 
     Returns:
-        A :class:`Program`, or None if any spec is not a built-in kind.
+        A :class:`Program`, or None if a spec's program uses a primitive the
+        kernel has no op for (:func:`from_spec_program`). Built-in kinds use
+        their device functions (:mod:`dpa._gpu.kinds`); any other kind, a
+        user's registered one included, runs as its spec program.
     """
     slots: dict[str, tuple[int, int]] = {}
     counts = [0, 0, 0]
@@ -228,7 +305,10 @@ def build_program(entries: Sequence[Any], outputs: Sequence[Any]) -> Program | N
     for e in entries:
         found = _constants(e.spec)
         if found is None:
-            return None
+            walked = from_spec_program(e.spec.recorded_program)
+            if walked is None:
+                return None
+            found = (K_PROGRAM, walked)
         kind, consts = found
         gate = (-1, 0) if e.gate is None or kind == K_BERNOULLI else (e.gate[0], e.gate[1])
         outs = tuple(
