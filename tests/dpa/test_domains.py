@@ -120,7 +120,7 @@ def test_box_scale_limit_keeps_s_times_r_normal() -> None:
 def test_values_may_be_subnormal_as_the_spec_says() -> None:
     """SPEC 5.2: a normal with mean 0 and std 1e-300 gives subnormals for 76 draws around 2**31."""
     spec = NormalSpec(mean=0.0, std=1e-300)
-    tiny = [d for d in range(2**31 - 64, 2**31 + 64) if 0 < abs(spec.scalar_values([d << 32])[0]) < 2.0**-1022]
+    tiny = [d for d in range(2**31 - 64, 2**31 + 64) if 0 < abs(spec.recorded_program.run([d << 32])[0]) < 2.0**-1022]
     assert len(tiny) == 76
 
 
@@ -130,22 +130,18 @@ def test_presets_give_the_same_bits_with_subnormals_flushed() -> None:
     import torch
 
     import dpa
-    from dpa import generate
 
     ids = np.random.default_rng(5).integers(0, 2**64, 20_000, dtype=np.uint64)
     for name in dpa.preset_names():
         cfg = dpa.get_preset(name)
-        generate._clear_plans()
-        want = {k: v.view(np.uint8).copy() for k, v in dpa.gen_augmentation_batch(ids, cfg).items()}
+        want = {k: v.view(np.uint8).copy() for k, v in dpa.Generator(cfg).batch(ids).items()}
         if not torch.set_flush_denormal(True):
             pytest.skip("this CPU cannot flush subnormals")
-        try:
-            generate._clear_plans()
-            got = {k: v.view(np.uint8).copy() for k, v in dpa.gen_augmentation_batch(ids, cfg).items()}
-            one = dpa.gen_augmentation_params(int(ids[0]), cfg)
+        try:  # fresh generators: programs compiled and run with subnormals flushed
+            got = {k: v.view(np.uint8).copy() for k, v in dpa.Generator(cfg).batch(ids).items()}
+            one = dpa.Generator(cfg).params(int(ids[0]))
         finally:
             torch.set_flush_denormal(False)
-            generate._clear_plans()
         assert all(np.array_equal(got[k], want[k]) for k in want), name
         batch = dpa.gen_augmentation_batch(ids[:1], cfg)
         assert all(np.array([v]).astype(batch[k].dtype).tobytes() == batch[k].tobytes() for k, v in one.items()), name
@@ -153,7 +149,7 @@ def test_presets_give_the_same_bits_with_subnormals_flushed() -> None:
 
 def _draws_giving_high(spec: UniformSpec) -> int:
     """How many of the 2**32 draws give ``high`` (values are non-decreasing in the draw: bisect)."""
-    value = lambda d: spec.scalar_values([d << 32])[0]  # noqa: E731
+    value = lambda d: spec.recorded_program.run([d << 32])[0]  # noqa: E731
     lo, hi = 0, 2**32
     while lo < hi:
         mid = (lo + hi) // 2
