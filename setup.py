@@ -26,7 +26,7 @@ class _BuildExt(build_ext):
 setup(
     ext_modules=[
         Extension(
-            "dpa._ckernel", ["src/dpa/_ckernel.c"], depends=["src/dpa/_xxh64.h", "src/dpa/_fmath.h", "src/dpa/_interp.h"], optional=True
+            "dpa._ckernel", ["src/dpa/_ckernel.c"], depends=["src/dpa/_xxh64.h", "src/dpa/_fmath.h", "src/dpa/_interp.h", "src/dpa/_noise.h"], optional=True
         )
     ],
     cmdclass={"build_ext": _BuildExt},

@@ -57,6 +57,7 @@
 #include "_fmath.h"
 #include "_interp.h"
 #include "_xxh64.h"
+#include "_noise.h"
 
 
 /* Ids hashed per block, and ids per interpreter pass over it (registers of SUB
@@ -545,9 +546,44 @@ done:
     return list;
 }
 
+/* noise(ids, key, counter_base, per, out): _noise.h's noise_fill over buffers (ids: uint64, out: float64 of
+ * len(ids) * per, C-contiguous and writable). dpa.noise checks the arguments' ranges first. */
+static PyObject *py_noise(PyObject *mod, PyObject *args)
+{
+    PyObject *ids_obj, *out_obj;
+    unsigned long long key, counter_base;
+    Py_ssize_t per;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "OKKnO", &ids_obj, &key, &counter_base, &per, &out_obj))
+        return NULL;
+    Py_buffer ids, out;
+    if (PyObject_GetBuffer(ids_obj, &ids, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(out_obj, &out, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        PyBuffer_Release(&ids);
+        return NULL;
+    }
+    const Py_ssize_t n = ids.len / 8;
+    PyObject *result = NULL;
+    if (ids.len % 8 || per < 0 || (n && per > PY_SSIZE_T_MAX / 8 / n) || out.len != n * per * 8) {
+        PyErr_SetString(PyExc_ValueError, "noise: ids must hold uint64 values and out len(ids) * per float64 values");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        noise_fill((const uint64_t *)ids.buf, n, seed_const(key), counter_base, per, (double *)out.buf);
+        Py_END_ALLOW_THREADS
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&ids);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"rows", py_rows, METH_VARARGS,
      "rows(names, arrays, types) -> list of dicts: one per element of equal-length 1-D arrays."},
+    {"noise", py_noise, METH_VARARGS,
+     "noise(ids, key, counter_base, per, out): standard normal noise fields (dpa.noise.stream_normals)."},
     {"xxh64_pair", py_xxh64_pair, METH_VARARGS,
      "xxh64_pair(a, b, seed, out): contiguous uint64 buffers; a, b, seed of length 1 or len(out)."},
     {NULL, NULL, 0, NULL},

@@ -42,6 +42,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dpa import noise, validate
+from dpa.ids import as_torch_ids
+from dpa.keys import check_epoch, check_seed, stream_key
+
 __all__ = [
     "apply_params",
     "hflip",
@@ -148,14 +152,21 @@ def _hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def noise_field(
-    shape: Sequence[int], sample_ids: Any, seed: int = 0, epoch: int = 0, device: Any = None, name: str = "noise_field"
+    shape: Sequence[int],
+    sample_ids: Any,
+    seed: int = 0,
+    epoch: int = 0,
+    device: Any = None,
+    name: str = "noise_field",
+    *,
+    executor: str | None = None,
 ) -> torch.Tensor:
     """Standard normal noise of ``shape`` = (B, ...) from dpa's counter hash, one field per sample id.
 
     Element ``k`` (row-major over all but the first dimension) of sample ``i``'s
     field is ``ndtri((d + 0.5) * 2**-32)`` for draw ``d`` number ``k`` of the
-    stream ``name`` in ``epoch`` (docs/SPEC.md, words and draws), so a sample's
-    field is the same on any device and in any batch.
+    stream ``name`` in ``epoch`` (docs/SPEC.md section 9), so a sample's field
+    is the same on any device and in any batch.
 
     Args:
         shape: ``(B, ...)``, usually ``(B, C, H, W)``; at most 2**33 elements per sample.
@@ -166,24 +177,25 @@ def noise_field(
             two noise transforms of one pipeline) draw independent fields. The
             default, ``"noise_field"``, is what :func:`gaussian_noise` and
             :func:`apply_params` use.
+        executor: who computes (the bits are the same): None picks the fastest
+            (on the CPU the C kernel where it is built, else numpy; torch
+            kernels on a GPU); ``"compiled"``, ``"numpy"`` or ``"torch"``
+            choose one (:func:`dpa.noise.stream_normals`).
 
     Returns:
-        A float64 tensor of ``shape``.
+        A float64 tensor of ``shape`` on ``device``.
 
     Raises:
         ValueError: a field too large, ids not one per sample, a shape without
             a batch dimension, a negative dimension, a device without data
-            (such as "meta"), an invalid seed, epoch or name.
+            (such as "meta"), an invalid seed, epoch, name or executor, or
+            ``executor="compiled"`` without the C kernel.
         TypeError: a shape that is not a sequence, a dimension that is not an
             integer, a seed or epoch that is not an integer.
 
     >>> noise_field((2, 1, 2, 2), [7, 8], seed=1)[1].equal(noise_field((1, 1, 2, 2), [8], seed=1)[0])
     True
     """
-    from dpa import validate
-    from dpa.generate import _torch_ids
-    from dpa.keys import check_epoch, check_seed, stream_key
-
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string; got {name!r}")
     try:
@@ -193,63 +205,18 @@ def noise_field(
     dims = [validate.integer(d, f"shape[{k}]", 0) for k, d in enumerate(items)]
     if not dims:
         raise ValueError(f"shape must be (B, ...) with a batch dimension; got {tuple(items)}")
-    n = dims[0]
     per = int(math.prod(dims[1:]))
-    words = (per + 1) // 2
-    if words > 1 << 32:
+    if per > noise.MAX_COUNT:
         raise ValueError(f"a noise field has at most 2**33 elements per sample; got {per}")
+    if executor is not None and executor not in noise.EXECUTORS:
+        raise ValueError(f"executor must be None or one of {list(noise.EXECUTORS)}; got {executor!r}")
     dev = validate.torch_device(device)  # the CPU or CUDA: a "meta" tensor would hold no noise
-    ids = _torch_ids(sample_ids, dev)
-    if ids.shape[0] != n:
-        raise ValueError(f"sample_ids must have one id per image ({n}); got {ids.shape[0]}")
+    ids = as_torch_ids(sample_ids, dev)
+    if ids.shape[0] != dims[0]:
+        raise ValueError(f"sample_ids must have one id per image ({dims[0]}); got {ids.shape[0]}")
     key = stream_key(check_seed(seed), name)
-    e = check_epoch(epoch) << 32
-    if dev.type == "cpu":
-        # numpy's kernels give the same bits (tested) and, in chunks, keep the
-        # float64 temporaries in cache instead of page-faulting them.
-        z = _noise_numpy(ids.numpy().view(np.uint64), per, key, e)
-        return torch.from_numpy(z).reshape(tuple(dims))
-    return _noise_torch(ids, per, key, e).t().reshape(tuple(dims))
-
-
-def _noise_torch(ids: torch.Tensor, per: int, key: int, counter_base: int) -> torch.Tensor:
-    """(per, B) standard normals on ``ids``' device with torch kernels (what runs on a GPU)."""
-    from dpa import _ops, fmath
-    from dpa._prng_torch import srl, to_signed, xxh64_rows_torch
-    from dpa.prng import _round_np, outer_row_constants
-
-    words = (per + 1) // 2
-    dev = ids.device
-    counters = np.arange(words, dtype=np.uint64) | np.uint64(counter_base)
-    k2 = np.empty_like(counters)
-    _round_np(counters, k2, np.empty_like(counters))  # every row shares the key: only round(counter) differs
-    c, _ = outer_row_constants([0], [key])
-    rc = torch.full((1, 1), to_signed(int(c[0, 0])), dtype=torch.int64, device=dev)
-    rk = torch.from_numpy(k2.view(np.int64)).to(dev).view(-1, 1)
-    w = xxh64_rows_torch(ids, rc, rk)  # (words, B)
-    draws = torch.stack([srl(w, 32), w & 0xFFFFFFFF], dim=1).reshape(2 * words, ids.shape[0])[:per]
-    u = (draws.to(torch.float64) + 0.5) * 2.0**-32
-    return fmath.ndtri(u, _ops.TorchOps())
-
-
-def _noise_numpy(ids: np.ndarray, per: int, key: int, counter_base: int, chunk_words: int = 1 << 14) -> np.ndarray:
-    """The CPU twin of :func:`noise_field`'s torch path: (B, per) float64 via numpy, word chunk by word chunk."""
-    from dpa import _ops, fmath
-    from dpa.prng import xxh64_pair
-
-    out = np.empty((len(ids), per), dtype=np.float64)
-    words = (per + 1) // 2
-    for row, sid in enumerate(ids.tolist()):
-        for lo in range(0, words, chunk_words):
-            hi = min(lo + chunk_words, words)
-            counters = np.arange(lo, hi, dtype=np.uint64) | np.uint64(counter_base)
-            w = xxh64_pair(sid, counters, key)
-            draws = np.empty(2 * (hi - lo), dtype=np.float64)
-            draws[0::2] = w >> np.uint64(32)
-            draws[1::2] = w & np.uint64(0xFFFFFFFF)
-            k = min(2 * hi, per) - 2 * lo
-            out[row, 2 * lo : 2 * lo + k] = fmath.ndtri((draws[:k] + 0.5) * 2.0**-32, _ops.NP)
-    return out
+    z = noise.stream_normals(ids, key, check_epoch(epoch), per, executor=executor)
+    return z.to(dev).reshape(tuple(dims))
 
 
 # --------------------------------------------------------------------------- float kernels
@@ -411,11 +378,9 @@ def _check_range(name: str, t: torch.Tensor, low: float, high: float | None = No
 
 
 def _ids(sample_ids: Any, n: int) -> torch.Tensor:
-    from dpa.generate import _torch_ids
-
     if isinstance(sample_ids, int):
         sample_ids = [sample_ids]
-    ids = _torch_ids(sample_ids, torch.device("cpu"))
+    ids = as_torch_ids(sample_ids, torch.device("cpu"))
     if ids.shape[0] != n:
         raise ValueError(f"sample_ids must have one id per image ({n}); got {ids.shape[0]}")
     return ids

@@ -77,10 +77,10 @@ class SampleInfo(NamedTuple):
     """True for a duplicate that :class:`EpochSampler` added to even out ranks (leave it out of metrics)."""
 
 
-
 def _plan(config: Any, seed: Any, epoch: Any) -> Any:
     """The :class:`dpa.generator.EpochPlan` of (config, seed, epoch): checks all three, kept with the config."""
     return generator_for(config, seed).plan(epoch=epoch)
+
 
 def _check_transform(transform: Any) -> bool:
     """Validate a transform; True when it takes a third argument (the :class:`SampleInfo`).

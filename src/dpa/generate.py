@@ -19,7 +19,7 @@ from typing import Any
 from dpa.prng import compiled_kernel
 from dpa.config import AugmentationConfig
 from dpa.generator import BACKENDS, Generator, as_config
-from dpa.ids import as_sample_ids, as_torch_ids
+from dpa.ids import as_sample_ids
 from dpa.keys import MAX_SAMPLE_ID, check_sample_id, check_seed
 
 __all__ = ["gen_augmentation_params", "gen_augmentation_batch", "as_sample_ids", "BACKENDS", "generator_for"]
@@ -136,12 +136,3 @@ def gen_augmentation_batch(
     True
     """
     return generator_for(config, seed).batch(sample_ids, epoch=epoch, backend=backend, device=device)
-
-
-def _plan(config: Any, seed: Any, epoch: Any) -> Any:
-    """The :class:`~dpa.generator.EpochPlan` of (config, seed, epoch); for callers not yet on ``Generator.plan``."""
-    return generator_for(config, seed).plan(epoch=epoch)
-
-
-# dpa.apply's name for as_torch_ids; goes when it imports the public one.
-_torch_ids = as_torch_ids

@@ -282,15 +282,16 @@ def stream_words(sample_ids: Any, key: int, epoch: int, n_words: int, *, first: 
             raise ValueError(f"{name} must be an int in [0, {limit + 1}); got {value!r}")
     if isinstance(n_words, bool) or not isinstance(n_words, int) or not 0 <= n_words <= 2**32 - first:
         raise ValueError(f"n_words must be an int in [0, 2**32 - first]; got {n_words!r}")
-    counters = [(epoch << 32) | j for j in range(first, first + n_words)]
-    row_c, row_k2 = outer_row_constants(counters, [key] * n_words)
+    counters = np.arange(first, first + n_words, dtype=np.uint64) | np.uint64(epoch << 32)
+    row_k2 = np.empty((n_words, 1), dtype=np.uint64)
+    _round_np(counters.reshape(-1, 1), row_k2, np.empty_like(row_k2))  # one key: only round(counter) varies
+    row_c = np.full((1, 1), _rotl_int((key + PRIME64_5 + 16) & MASK64, 27), dtype=np.uint64)
     if type(sample_ids).__module__.startswith("torch"):
         import torch
 
         from dpa import _prng_torch
 
-        signed = lambda a: torch.tensor([_prng_torch.to_signed(int(v)) for v in a.ravel()],  # noqa: E731
-                                        dtype=torch.int64, device=sample_ids.device).view(-1, 1)
+        signed = lambda a: torch.from_numpy(a.view(np.int64)).to(sample_ids.device)  # noqa: E731  (same bits)
         return _prng_torch.xxh64_rows_torch(sample_ids, signed(row_c), signed(row_k2))
     ids = _as_u64("sample_ids", sample_ids)
     out = np.empty((n_words, np.size(ids)), dtype=np.uint64)

@@ -6,6 +6,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
 import dpa  # noqa: E402
 from dpa import apply as A  # noqa: E402
 
@@ -87,17 +90,51 @@ def test_noise_field_is_per_sample_and_reproducible() -> None:
     assert abs(float(big.mean())) < 0.05 and abs(float(big.std()) - 1) < 0.05
 
 
-def test_noise_field_torch_kernels_equal_the_numpy_path() -> None:
-    """The torch path (what runs on a GPU), checked on CPU tensors against the CPU's numpy path."""
-    import numpy as np
+EXECUTORS = ["numpy", "torch"] + (["compiled"] if dpa.prng.compiled_kernel() is not None else [])
 
-    from dpa.apply import _noise_numpy, _noise_torch
 
-    ids = np.array([0, 7, 2**63, 2**64 - 1], dtype=np.uint64)
-    for per in (1, 2, 33, 3 * 7 * 5):
-        a = _noise_numpy(ids, per, key=12345, counter_base=3 << 32)
-        b = _noise_torch(torch.from_numpy(ids.view(np.int64).copy()), per, key=12345, counter_base=3 << 32)
-        np.testing.assert_array_equal(a, b.t().numpy())
+@pytest.mark.parametrize("shape", [(4, 1), (4, 2), (4, 33), (4, 3, 7, 5), (2, 3, 32, 33), (3, 1, 40_001), (0, 5), (2, 0)])
+def test_noise_field_is_the_same_on_every_executor(shape) -> None:
+    """compiled == numpy == torch (the torch code is what runs on a GPU), bit for bit, odd sizes and chunk edges too."""
+    ids = [0, 7, 2**63, 2**64 - 1][: shape[0]]
+    for seed, epoch, name in ((0, 0, "noise_field"), (2**64 - 1, 2**32 - 1, "noise_field"), (12345, 3, "other")):
+        fields = [A.noise_field(shape, ids, seed, epoch, name=name, executor=ex) for ex in EXECUTORS]
+        for ex, z in zip(EXECUTORS, fields):
+            assert z.dtype == torch.float64 and tuple(z.shape) == shape, ex
+            assert torch.equal(z.view(torch.int64), fields[0].view(torch.int64)), (ex, shape, seed)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ids=st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=3),
+    per=st.integers(1, 3000),
+    seed=st.integers(0, 2**64 - 1),
+    epoch=st.integers(0, 2**32 - 1),
+)
+def test_noise_field_executors_agree_on_random_streams(ids, per, seed, epoch) -> None:
+    fields = [A.noise_field((len(ids), per), ids, seed, epoch, executor=ex) for ex in EXECUTORS]
+    for ex, z in zip(EXECUTORS, fields):
+        assert torch.equal(z.view(torch.int64), fields[0].view(torch.int64)), ex
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.uint8])
+def test_gaussian_noise_is_the_same_whichever_executor_made_the_field(dtype, monkeypatch) -> None:
+    """The default executor (compiled where built) gives what numpy gives, on every image dtype."""
+    x = torch.rand(3, 3, 16, 17, generator=torch.Generator().manual_seed(0))
+    x = (x * 255).round().to(dtype) if dtype == torch.uint8 else x.to(dtype)
+    std = torch.tensor([0.0, 0.1, 0.3], dtype=torch.float64)
+    got = A.gaussian_noise(x, std, [5, 6, 7], seed=9, epoch=2)
+    z = A.noise_field(tuple(x.shape), [5, 6, 7], 9, 2, executor="numpy")
+    xf = x.float() / 255.0 if dtype == torch.uint8 else x
+    want = (xf + std.to(xf.dtype).view(-1, 1, 1, 1) * z.to(xf.dtype)).clamp(0.0, 1.0)
+    want = (want * 255.0).round().clamp(0, 255).to(torch.uint8) if dtype == torch.uint8 else want
+    want[0] = x[0]
+    assert torch.equal(got, want)
+
+
+def test_noise_field_executor_is_checked() -> None:
+    with pytest.raises(ValueError, match="executor must be None or one of"):
+        A.noise_field((1, 2), [0], executor="cuda")
 
 
 BATCH_IDS = list(range(1000, 1064))  # 64 ids: every gate of every preset opens and stays shut (checked below)

@@ -116,18 +116,15 @@ def test_config_vectors_on_the_torch_kernels(name: str) -> None:
 def test_noise_field_vectors() -> None:
     import torch
 
-    from dpa.apply import _noise_torch, noise_field
-    from dpa.keys import stream_key
+    from dpa.apply import noise_field
 
+    executors = [None, "numpy", "torch"] + (["compiled"] if dpa.prng.compiled_kernel() is not None else [])
     data = load("noise_field.json")
     assert data["stream_version"] == dpa.STREAM_VERSION
     for f in data["fields"]:
         ids = [int(i) for i in f["ids"]]
         seed, epoch, shape = int(f["seed"]), f["epoch"], tuple(f["shape"])
-        z = noise_field((len(ids), *shape), ids, seed=seed, epoch=epoch)
-        assert tuple(z.shape) == (len(ids), *shape) and z.dtype == torch.float64
-        assert z.reshape(len(ids), -1).tolist() == f["values"], f"seed={seed} epoch={epoch} shape={shape}"
-        ids_t = torch.from_numpy(np.array(ids, dtype=np.uint64).view(np.int64))
-        per = int(np.prod(shape))
-        zt = _noise_torch(ids_t, per, stream_key(seed, "noise_field"), epoch << 32)  # the CUDA code, on the CPU
-        assert zt.t().tolist() == f["values"], f"seed={seed} epoch={epoch} shape={shape} (torch)"
+        for executor in executors:  # "torch": the code that runs on a GPU, here on the CPU
+            z = noise_field((len(ids), *shape), ids, seed=seed, epoch=epoch, executor=executor)
+            assert tuple(z.shape) == (len(ids), *shape) and z.dtype == torch.float64
+            assert z.reshape(len(ids), -1).tolist() == f["values"], f"seed={seed} epoch={epoch} shape={shape} {executor}"
