@@ -7,8 +7,10 @@ single-process run.
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any, Iterator
+import warnings
+from typing import Any, Callable, Iterator, TypeVar
 
 from dpa import validate
 from dpa.chunk import ParamBatch, check_stream_args
@@ -25,12 +27,50 @@ __all__ = [
 ]
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _positional_options(*names: str) -> Callable[[_F], _F]:
+    """Accept the options ``names`` after ``config`` positionally too, as dpa 1.0 did (with a DeprecationWarning).
+
+    The functions take four positional parameters and keyword-only options,
+    so a call reads ``f(n, config=cfg, seed=s)`` rather than
+    ``f(n, None, None, cfg, s)``; calls written for the old all-positional
+    signature keep working.
+    """
+
+    def wrap(fn: _F) -> _F:
+        @functools.wraps(fn)
+        def call(*args: Any, **kw: Any) -> Any:
+            args, options = args[:4], args[4:]
+            if options:
+                if len(options) > len(names):
+                    raise TypeError(f"{fn.__name__}() takes at most {4 + len(names)} positional arguments "
+                                    f"({4 + len(options)} given)")
+                for name, value in zip(names, options):
+                    if name in kw:
+                        raise TypeError(f"{fn.__name__}() got multiple values for argument {name!r}")
+                    kw[name] = value
+                warnings.warn(
+                    f"{fn.__name__}(): pass {', '.join(names[: len(options)])} by keyword "
+                    f"(positional options after config are deprecated)",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+            return fn(*args, **kw)
+
+        return call  # type: ignore[return-value]
+
+    return wrap
+
+
 def _need_config(config: Any, function: str) -> Any:
     if config is None:
         raise TypeError(f"{function}() needs config= (an AugmentationConfig or a dict of specs)")
     return config
 
 
+@_positional_options("seed", "epoch", "mode", "num_samples")
 def gen_distributed_augmentation_params(
     sample_id: int,
     rank: int | None = None,
@@ -84,6 +124,7 @@ def _rank_ids(splitter: DistributedRangeSplitter, rank: int, start: int, chunk_s
         yield splitter.indices(rank, lo, hi), splitter.is_padding(rank, lo, hi) if splitter.pad else None
 
 
+@_positional_options("seed", "epoch", "chunk_size", "start", "mode", "drop_last", "pad", "checkpoint")
 def stream_distributed_augmentation_chunks(
     num_samples: int,
     rank: int | None = None,
@@ -104,7 +145,9 @@ def stream_distributed_augmentation_chunks(
     Call it as ``stream_distributed_augmentation_chunks(len(dataset), config=cfg, seed=s, epoch=e)``
     inside torchrun (rank and world size are discovered), or with
     ``rank, world_size`` given: ``(n, rank, world_size, cfg, seed=s)``.
-    Everything after ``config`` is keyword-only.
+    Everything after ``config`` is keyword-only (calls that pass it
+    positionally, as dpa 1.0's signature allowed, still work, with a
+    DeprecationWarning).
 
     The order is :meth:`DistributedRangeSplitter.indices` order; with
     ``pad=True`` each chunk's ``padding`` marks duplicates. ``start`` skips
@@ -134,6 +177,7 @@ def stream_distributed_augmentation_chunks(
     return gen.chunks_of(_rank_ids(splitter, rank, start, chunk_size), epoch=epoch)
 
 
+@_positional_options("seed", "epoch", "chunk_size", "start", "mode", "drop_last", "pad", "checkpoint")
 def stream_distributed_augmentation_chain(
     num_samples: int,
     rank: int | None = None,

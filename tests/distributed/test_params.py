@@ -179,3 +179,22 @@ def test_import_does_not_need_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": "/usr/bin"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "(0, 1)"
+
+
+def test_options_after_config_still_work_positionally_with_a_deprecation_warning() -> None:
+    """dpa 1.0's all-positional calls keep their meaning; keywords are the documented call."""
+    from dpa.distributed import stream_distributed_augmentation_chain as chain
+
+    keyword = [c.sample_ids.tolist() for c in stream_distributed_augmentation_chunks(10, 1, 3, CFG, seed=5, epoch=2, chunk_size=2)]
+    with pytest.warns(DeprecationWarning, match="pass seed, epoch, chunk_size by keyword"):
+        positional = [c.sample_ids.tolist() for c in stream_distributed_augmentation_chunks(10, 1, 3, CFG, 5, 2, 2)]
+    assert positional == keyword == [[1, 4], [7]]
+    with pytest.warns(DeprecationWarning):
+        assert list(chain(10, 1, 3, CFG, 5, 2)) == list(chain(10, 1, 3, CFG, seed=5, epoch=2))
+    with pytest.warns(DeprecationWarning):
+        assert gen_distributed_augmentation_params(5, 2, 4, CFG, 3, 1) == gen_distributed_augmentation_params(
+            sample_id=5, rank=2, world_size=4, config=CFG, seed=3, epoch=1)
+    with pytest.raises(TypeError, match="multiple values for argument 'seed'"):
+        stream_distributed_augmentation_chunks(10, 1, 3, CFG, 5, seed=5)
+    with pytest.raises(TypeError, match="at most 12 positional arguments"):
+        stream_distributed_augmentation_chunks(10, 1, 3, CFG, 0, 0, 10, 0, "strided", False, False, None, 1)
