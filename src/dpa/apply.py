@@ -512,79 +512,121 @@ def apply_params(
         sample_ids: the images' ids, needed when ``noise_std`` is applied.
         seed, epoch: of the noise field (use the params' own).
 
+    Returns:
+        The augmented images, in the input's dtype and shape.
+
     Raises:
+        TypeError: ``params`` not a mapping, images not a float or uint8 tensor.
         ValueError: params missing a key an op needs (``crop_x`` without
             ``crop_w``, ``noise_std`` without ``sample_ids``), a batch length
             mismatch, or out-of-range values.
+
+    >>> x = torch.zeros(2, 3, 8, 8)
+    >>> apply_params(x, {"hflip": [True, False], "brightness": [1.0, 0.5]}).shape
+    torch.Size([2, 3, 8, 8])
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a mapping of output name -> value(s); got {type(params).__name__}")
-    b = _Batch(images)
+    run = _Pipeline(images, params)
+    run.crop()
+    run.flips()
+    run.affine()
+    run.colour()
+    run.blur()
+    run.noise(sample_ids, seed, epoch)
+    run.erase()
+    return run.finish()
 
-    def have(*names: str) -> bool:
-        present = [n in params for n in names]
+
+class _Pipeline:
+    """apply_params's state: the working float batch, which images changed, and one method per step."""
+
+    def __init__(self, images: torch.Tensor, params: Mapping[str, Any]) -> None:
+        self.b = _Batch(images)
+        self.params = params
+        self.x = self.b.x.clone() if self.b.x is self.b.original else self.b.x  # our own copy, updated in place
+        self.changed = torch.zeros(self.b.n, dtype=torch.bool, device=self.x.device)
+
+    def have(self, *names: str) -> bool:
+        """True when all of ``names`` are in params, False when none is; a part of them raises."""
+        present = [n in self.params for n in names]
         if any(present) and not all(present):
-            raise ValueError(
-                f"params have {[n for n, p in zip(names, present) if p]} but miss {[n for n, p in zip(names, present) if not p]}"
-            )
+            raise ValueError(f"params have {[n for n, p in zip(names, present) if p]} "
+                             f"but miss {[n for n, p in zip(names, present) if not p]}")
         return all(present)
 
-    def p(name: str, default: float | None = None) -> torch.Tensor:
-        return b.param(params[name] if name in params else default, name)
+    def p(self, name: str, default: float | None = None) -> torch.Tensor:
+        return self.b.param(self.params[name] if name in self.params else default, name)
 
-    x = b.x.clone() if b.x is b.original else b.x  # our own working copy, updated in place
-    changed = torch.zeros(b.n, dtype=torch.bool, device=x.device)
-
-    def step(mask: torch.Tensor, fn: Any) -> None:
-        nonlocal changed
+    def step(self, mask: torch.Tensor, fn: Any) -> None:
+        """``fn(images, rows)`` on the rows where ``mask`` holds, written back in place."""
         rows = torch.nonzero(mask).flatten()
         if rows.numel():
-            x[rows] = fn(x[rows], rows).to(x.dtype)
-            changed = changed | mask
+            self.x[rows] = fn(self.x[rows], rows).to(self.x.dtype)
+            self.changed = self.changed | mask
 
-    if have("crop_x", "crop_y", "crop_w", "crop_h"):
-        box = [p(n) for n in ("crop_x", "crop_y", "crop_w", "crop_h")]
-        _check_crop(*box)
-        step((box[0] != 0) | (box[1] != 0) | (box[2] != 1) | (box[3] != 1), lambda v, r: _crop_f(v, *(t[r] for t in box)))
-    for name, dim in (("hflip", -1), ("vflip", -2)):
-        if name in params:
-            step(p(name) != 0, lambda v, r, dim=dim: v.flip(dim))
-    if any(k in params for k in ("rotation", "scale", "translate_x", "translate_y", "shear")):
-        aff = [p("rotation", 0.0), p("scale", 1.0), p("translate_x", 0.0), p("translate_y", 0.0), p("shear", 0.0)]
+    def crop(self) -> None:
+        if self.have("crop_x", "crop_y", "crop_w", "crop_h"):
+            box = [self.p(n) for n in ("crop_x", "crop_y", "crop_w", "crop_h")]
+            _check_crop(*box)
+            moved = (box[0] != 0) | (box[1] != 0) | (box[2] != 1) | (box[3] != 1)
+            self.step(moved, lambda v, r: _crop_f(v, *(t[r] for t in box)))
+
+    def flips(self) -> None:
+        for name, dim in (("hflip", -1), ("vflip", -2)):
+            if name in self.params:
+                self.step(self.p(name) != 0, lambda v, r, dim=dim: v.flip(dim))
+
+    def affine(self) -> None:
+        if not any(k in self.params for k in ("rotation", "scale", "translate_x", "translate_y", "shear")):
+            return
+        aff = [self.p("rotation", 0.0), self.p("scale", 1.0), self.p("translate_x", 0.0), self.p("translate_y", 0.0),
+               self.p("shear", 0.0)]
         _check_range("scale", aff[1], 1e-6)
         mask = (aff[0] != 0) | (aff[1] != 1) | (aff[2] != 0) | (aff[3] != 0) | (aff[4] != 0)
-        step(mask, lambda v, r: _affine_f(v, *(t[r] for t in aff)))
-    colour = {op: p(op) for op in COLOR_OPS if op in params}
-    if "hue" in colour:
-        _check_range("hue", colour["hue"], -0.5, 0.5)
-    order_keys = [f"color_order_{i}" for i in range(len(COLOR_OPS))]
-    if colour:
-        if all(k in params for k in order_keys):
-            orders = torch.stack([p(k).long() for k in order_keys], dim=1)
+        self.step(mask, lambda v, r: _affine_f(v, *(t[r] for t in aff)))
+
+    def colour(self) -> None:
+        colour = {op: self.p(op) for op in COLOR_OPS if op in self.params}
+        if not colour:
+            return
+        if "hue" in colour:
+            _check_range("hue", colour["hue"], -0.5, 0.5)
+        order_keys = [f"color_order_{i}" for i in range(len(COLOR_OPS))]
+        if all(k in self.params for k in order_keys):
+            orders = torch.stack([self.p(k).long() for k in order_keys], dim=1)
         else:
-            orders = torch.arange(len(COLOR_OPS), device=x.device).expand(b.n, -1)
+            orders = torch.arange(len(COLOR_OPS), device=self.x.device).expand(self.b.n, -1)
         for pos in range(len(COLOR_OPS)):
             for k, op in enumerate(COLOR_OPS):
                 if op in colour:
-                    f = colour[op]
-                    neutral = 0.0 if op == "hue" else 1.0
-                    step((orders[:, pos] == k) & (f != neutral), lambda v, r, fn=_COLOR_FNS[op], f=f: fn(v, f[r]))
-    if "blur_sigma" in params:
-        s = p("blur_sigma")
-        _check_range("blur_sigma", s, 0.0)
-        step(s > 0, lambda v, r: _blur_f(v, s[r]))
-    if "noise_std" in params:
-        s = p("noise_std")
+                    f, neutral = colour[op], 0.0 if op == "hue" else 1.0
+                    self.step((orders[:, pos] == k) & (f != neutral), lambda v, r, fn=_COLOR_FNS[op], f=f: fn(v, f[r]))
+
+    def blur(self) -> None:
+        if "blur_sigma" in self.params:
+            s = self.p("blur_sigma")
+            _check_range("blur_sigma", s, 0.0)
+            self.step(s > 0, lambda v, r: _blur_f(v, s[r]))
+
+    def noise(self, sample_ids: Any, seed: int, epoch: int) -> None:
+        if "noise_std" not in self.params:
+            return
+        s = self.p("noise_std")
         _check_range("noise_std", s, 0.0)
         if bool((s > 0).any()):
             if sample_ids is None:
                 raise ValueError("params have 'noise_std' but apply_params got no sample_ids for the noise field")
-            ids = _ids(sample_ids, b.n)
-            step(s > 0, lambda v, r: _noise_f(v, s[r], ids[r.cpu()], seed, epoch))
-    if have("erasing_x", "erasing_y", "erasing_w", "erasing_h"):
-        box = [p(n) for n in ("erasing_x", "erasing_y", "erasing_w", "erasing_h")]
-        step((box[2] > 0) & (box[3] > 0), lambda v, r: _erase_f(v, *(t[r] for t in box)))
-    return b.finish(x, changed)
+            ids = _ids(sample_ids, self.b.n)
+            self.step(s > 0, lambda v, r: _noise_f(v, s[r], ids[r.cpu()], seed, epoch))
+
+    def erase(self) -> None:
+        if self.have("erasing_x", "erasing_y", "erasing_w", "erasing_h"):
+            box = [self.p(n) for n in ("erasing_x", "erasing_y", "erasing_w", "erasing_h")]
+            self.step((box[2] > 0) & (box[3] > 0), lambda v, r: _erase_f(v, *(t[r] for t in box)))
+
+    def finish(self) -> torch.Tensor:
+        return self.b.finish(self.x, self.changed)
 
 
 _COLOR_FNS = {"brightness": _brightness_f, "contrast": _contrast_f, "saturation": _saturation_f, "hue": _hue_f}
