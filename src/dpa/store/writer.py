@@ -170,27 +170,12 @@ def write_params(
         >>> verify_params(out).ok
         True
     """
-    if not isinstance(config, AugmentationConfig):
-        raise TypeError(f"config must be an AugmentationConfig; got {type(config).__name__}")
-    seed, epoch = check_seed(seed), check_epoch(epoch)
-    num_samples = _check_count("num_samples", num_samples, 0)
+    layout = _checked_layout(config, num_samples, seed, epoch, start)
     chunk_size = _check_count("chunk_size", chunk_size, 1)
-    start = check_sample_id(start, "start")
-    if num_samples and start + num_samples - 1 > MAX_SAMPLE_ID:
-        raise ValueError(
-            f"start + num_samples - 1 must be < 2**64 (the largest sample id); got start={start}, num_samples={num_samples}"
-        )
-    for name, flag in (("overwrite", overwrite), ("resume", resume)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be True or False; got {flag!r}")
-    for name, func in (("progress", progress), ("notes", notes)):
-        if func is not None and not callable(func):
-            raise TypeError(f"{name} must be a callable or None; got {func!r}")
-    if not isinstance(out_dir, (str, bytes, os.PathLike)):
-        raise TypeError(f"out_dir must be a path (str or os.PathLike); got {type(out_dir).__name__}")
+    _check_options(out_dir, overwrite=overwrite, resume=resume, progress=progress, notes=notes)
     check_test_hooks()
     out = output_path(out_dir)
-    run = _Run(OutputPaths.of(out), Layout(config, num_samples, seed, epoch, start), chunk_size, progress, notes)
+    run = _Run(OutputPaths.of(out), layout, chunk_size, progress, notes)
     with run.errors_in_words():
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +189,32 @@ def write_params(
                 test_point("locked")
                 run.go(overwrite=overwrite, resume=resume)
     return out
+
+
+def _checked_layout(config: Any, num_samples: Any, seed: Any, epoch: Any, start: Any) -> Layout:
+    """The output's :class:`Layout`, every argument checked (TypeError, ValueError naming it)."""
+    if not isinstance(config, AugmentationConfig):
+        raise TypeError(f"config must be an AugmentationConfig; got {type(config).__name__}")
+    seed, epoch = check_seed(seed), check_epoch(epoch)
+    num_samples = _check_count("num_samples", num_samples, 0)
+    start = check_sample_id(start, "start")
+    if num_samples and start + num_samples - 1 > MAX_SAMPLE_ID:
+        raise ValueError(
+            f"start + num_samples - 1 must be < 2**64 (the largest sample id); got start={start}, num_samples={num_samples}"
+        )
+    return Layout(config, num_samples, seed, epoch, start)
+
+
+def _check_options(out_dir: Any, **options: Any) -> None:
+    """TypeError for a flag that is not a bool, a hook that is not callable, or an out_dir that is not a path."""
+    for name in ("overwrite", "resume"):
+        if not isinstance(options[name], bool):
+            raise TypeError(f"{name} must be True or False; got {options[name]!r}")
+    for name in ("progress", "notes"):
+        if options[name] is not None and not callable(options[name]):
+            raise TypeError(f"{name} must be a callable or None; got {options[name]!r}")
+    if not isinstance(out_dir, (str, bytes, os.PathLike)):
+        raise TypeError(f"out_dir must be a path (str or os.PathLike); got {type(out_dir).__name__}")
 
 
 def _read_only(directory: Path) -> bool:
