@@ -225,8 +225,8 @@ def _read_only(directory: Path) -> bool:
         return False
 
 
-class _Run:
-    """One call of write_params, holding the lock: the steps of the protocol."""
+class _Messages:
+    """What one call of write_params says: its notes, its progress, and OSErrors put in words."""
 
     def __init__(
         self,
@@ -285,11 +285,225 @@ class _Run:
             missing += max(0, f.size - have)
         return missing + _JSON_SLACK
 
-    # -- the protocol ---------------------------------------------------------------
-    def go(self, overwrite: bool, resume: bool) -> None:
+
+class _Files(_Messages):
+    """The writing of DIR.partial: its directory, its files, chunk by chunk, checked, then its metadata."""
+
+    def create_partial(self) -> None:
         p = self.paths
+        self.current = p.partial
+        os.mkdir(p.partial)
+        test_point("partial-created", p.partial)
+        self.current = p.partial / PENDING
+        atomic_write(p.partial / PENDING, self.layout.metadata_bytes)
+        test_point("pending-metadata-written")
+
+    # -- writing values ---------------------------------------------------------------
+    def open_file(self, f: OutputFile, trusted: bool) -> int:
+        """Open (creating or repairing) one .npy of DIR.partial at its full size; ``trusted``: damage is news."""
+        path = self.paths.partial / f.file
+        self.current = path
+        try:
+            st: os.stat_result | None = os.lstat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            self.note("repaired", f"{path} was not a regular file (a symbolic link?); replaced by one")
+            os.unlink(path)
+            st = None
+        elif st is not None and st.st_nlink > 1:
+            # Writing would change the other names of the file too (a `cp -al` snapshot, say).
+            self.note("repaired", f"{path} was a hard link shared with another file; replaced by a file of its own")
+            os.unlink(path)
+            st = None
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
+        try:
+            header = npy_header(f.descr, f.num_samples)
+            if st is None:
+                if trusted:
+                    self.note("repaired", f"{path} was missing; made again")
+                pwrite_all(fd, header, 0)
+                test_point("npy-created", path)
+            else:
+                problem = describe_header(pread_exact(fd, len(header), 0), f.descr, f.num_samples)
+                if problem:
+                    if trusted:
+                        self.note("repaired", f"{path}: {problem}; header written again")
+                    pwrite_all(fd, header, 0)
+                if trusted and st.st_size != f.size:
+                    self.note("repaired", f"{path} was {st.st_size:,} bytes, not {f.size:,}; resized")
+            preallocate(fd, f.size)
+            test_point("npy-allocated", path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def fill(self, done: int) -> None:
+        layout, n, chunk = self.layout, self.layout.num_samples, self.chunk_size
+        header = len(npy_header("<f8", n))
+        fds: dict[str, int] = {}
+        try:
+            for f in layout.files:
+                fds[f.name] = self.open_file(f, trusted=done > 0)
+            test_point("files-ready")
+            self.progress(0)
+            self.check_written(fds, header, done)
+            since_bytes, since_time = 0, time.monotonic()
+            for lo in range(done, n, chunk):
+                hi = min(lo + chunk, n)
+                values = layout.values(lo, hi)
+                for f in layout.files:
+                    self.current = self.paths.partial / f.file
+                    pwrite_all(fds[f.name], values[f.name], header + lo * f.itemsize)
+                    since_bytes += (hi - lo) * f.itemsize
+                test_point("chunk-written")
+                if hi < n and (since_bytes >= CHECKPOINT_BYTES or time.monotonic() - since_time >= CHECKPOINT_SECONDS):
+                    self.current = self.paths.partial / PROGRESS
+                    # Not flushed to disk: --resume checks every value progress.json covers anyway.
+                    atomic_write(self.paths.partial / PROGRESS, json.dumps({"done": hi}).encode() + b"\n", sync=False)
+                    test_point("checkpoint-written")
+                    since_bytes, since_time = 0, time.monotonic()
+                self.progress(hi)
+            for f in layout.files:
+                self.current = self.paths.partial / f.file
+                os.fsync(fds[f.name])
+            test_point("data-synced")
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+
+    def check_written(self, fds: dict[str, int], header: int, done: int) -> None:
+        """Compare samples [0, done) with a fresh generation; rewrite whatever differs."""
+        first_bad: dict[str, int] = {}
+        for lo in range(0, done, self.chunk_size):
+            hi = min(lo + self.chunk_size, done)
+            values = self.layout.values(lo, hi)
+            for f in self.layout.files:
+                self.current = self.paths.partial / f.file
+                offset = header + lo * f.itemsize
+                bad = first_difference(values[f.name], pread_exact(fds[f.name], (hi - lo) * f.itemsize, offset))
+                if bad is not None:
+                    first_bad.setdefault(f.file, self.layout.start + lo + bad)
+                    pwrite_all(fds[f.name], values[f.name], offset)
+            test_point("chunk-checked")
+            self.progress(hi)
+        if first_bad:
+            listed = ", ".join(f"{name} (from sample id {sid})" for name, sid in first_bad.items())
+            self.note("repaired", f"{self.paths.partial}: values already written differed from a fresh generation "
+                                  f"in {listed}; written again")
+
+    def finish(self, finalized: bool) -> None:
+        partial = self.paths.partial
+        if not finalized:
+            self.current = partial / METADATA
+            os.replace(partial / PENDING, partial / METADATA)
+            fsync_dir(partial)
+            test_point("metadata-final")
+        for name in (PENDING, PROGRESS, *(n + ".tmp" for n in (METADATA, PENDING, PROGRESS))):
+            if os.path.lexists(partial / name):
+                self.current = partial / name
+                os.unlink(partial / name)
+        fsync_dir(partial)
+        test_point("progress-removed")
+
+
+class _Moves(_Messages):
+    """Moving outputs into place and clearing away what an earlier or interrupted run left."""
+
+    def swap(self) -> None:
+        p = self.paths
+        self.current = p.dir
+        if os.path.lexists(p.dir):
+            os.rename(p.dir, p.old)
+            test_point("old-moved-aside", p.old)
+        os.rename(p.partial, p.dir)
+        fsync_dir(p.dir.parent)
+        test_point("renamed", p.dir)
+        if os.path.lexists(p.old):
+            self.trash_old()
+
+    # -- interrupted overwrites and clean-up ----------------------------------------
+    def recover_aside(self, allowed: bool) -> None:
+        """Finish what a killed ``overwrite`` left: delete DIR.dpa-trash; delete or restore DIR.dpa-old."""
+        p = self.paths
+        for path in (p.old, p.trash):
+            if os.path.lexists(path) and not allowed:
+                raise OutputExistsError(f"{path} is left from an interrupted --overwrite of {p.dir}",
+                                        fix="rerun with {resume} (and {overwrite}) to finish that run")
+        if os.path.lexists(p.trash):
+            self.remove_trash(strict=True)
+            self.note("recovered", f"finished deleting the previous output of {p.dir} ({p.trash})")
+        if os.path.lexists(p.old):
+            if not looks_like_output(p.old) and not (p.old.is_dir() and not os.listdir(p.old)):
+                raise ResumeRefusedError(f"{p.old} exists and is not a dpa output", fix="move it away and rerun")
+            if os.path.lexists(p.dir):
+                self.trash_old()
+                self.note("recovered", f"finished deleting the previous output of {p.dir} ({p.old})")
+            else:
+                self.current = p.old
+                os.rename(p.old, p.dir)
+                fsync_dir(p.dir.parent)
+                self.note("recovered", f"put the previous output back in place ({p.old} -> {p.dir})")
+
+    def trash_old(self) -> None:
+        p = self.paths
+        self.current = p.old
+        os.rename(p.old, p.trash)
+        test_point("old-trashed", p.trash)
+        self.remove_trash(strict=False)
+        fsync_dir(p.dir.parent)
+        test_point("old-removed", p.trash)
+
+    def remove_trash(self, strict: bool) -> None:
+        """Delete DIR.dpa-trash; files dpa did not write there are refused (``strict``) or kept, with a note."""
+        trash = self.paths.trash
+        self.current = trash
+        if trash.is_symlink() or not trash.is_dir():
+            raise ResumeRefusedError(f"{trash} is not a directory dpa made", fix="move it away and rerun")
+        names = set(OWN_NAMES) | listed_files(trash / METADATA)
+        foreign = foreign_entries(trash, names)
+        if foreign:
+            message = f"{trash} (the previous output of {self.paths.dir}) holds {', '.join(foreign[:5])}, which dpa did not write"
+            if strict:
+                raise ResumeRefusedError(message, fix="move them away and rerun")
+            self.note("kept", f"{message}; left in place")
+            return
+        remove_known_files(trash, names, last=METADATA)
+
+    def remove_partial(self) -> None:
+        partial = self.paths.partial
+        self.current = partial
+        if partial.is_symlink() or not partial.is_dir():
+            raise ResumeRefusedError(f"{partial} is not a directory dpa made", fix="move it away and rerun")
+        names = set(OWN_NAMES) | {f.file for f in self.layout.files} | listed_files(partial / PENDING)
+        names |= listed_files(partial / METADATA)
+        foreign = foreign_entries(partial, names)
+        if foreign:  # checked before anything is deleted
+            raise ResumeRefusedError(f"{partial} holds {', '.join(foreign[:5])}, which dpa did not write",
+                                     fix="move them away and rerun")
+        remove_known_files(partial, names, last=PENDING)
+
+
+class _Run(_Files, _Moves):
+    """One call of write_params, holding the lock: the steps of the protocol, deciding what to do."""
+
+    def go(self, overwrite: bool, resume: bool) -> None:
         self.recover_aside(allowed=overwrite or resume)
-        state = self.dir_state()
+        if self.settle_existing(self.dir_state(), overwrite=overwrite, resume=resume):
+            return
+        done, finalized = self.plan(overwrite=overwrite, resume=resume)
+        self.check_space()
+        if done is None:
+            self.create_partial()
+            done, finalized = 0, False
+        self.fill(done)
+        self.finish(finalized)
+        self.swap()
+
+    def settle_existing(self, state: str, overwrite: bool, resume: bool) -> bool:
+        """Decide about what DIR holds (:meth:`dir_state`): raise, or True when it is complete already."""
+        p = self.paths
         if state == "foreign":
             if overwrite:
                 raise NotAnOutputError(
@@ -314,7 +528,7 @@ class _Run:
                 self.note("complete", f"{p.dir} is already complete (metadata and files checked; "
                                       f"`dpa verify` compares every value)")
                 self.progress(self.layout.num_samples)
-                return
+                return True
         if state in ("same", "other") and overwrite:
             foreign = foreign_entries(p.dir, {METADATA} | listed_files(p.dir / METADATA))
             if foreign:
@@ -326,14 +540,7 @@ class _Run:
                                         fix="pass {resume} to check that it is complete, or {overwrite} to replace it")
             what = " (an empty directory)" if state == "empty" else ""
             raise OutputExistsError(f"{p.dir} already exists{what}", fix="pass {overwrite} to replace it")
-        done, finalized = self.plan(overwrite=overwrite, resume=resume)
-        self.check_space()
-        if done is None:
-            self.create_partial()
-            done, finalized = 0, False
-        self.fill(done)
-        self.finish(finalized)
-        self.swap()
+        return False
 
     def dir_state(self) -> str:
         d = self.paths.dir
@@ -467,197 +674,6 @@ class _Run:
         free = free_bytes(self.paths.dir.parent)
         if free is not None and needed > free:
             raise NoSpaceError(self.paths.dir, needed, free)
-
-    def create_partial(self) -> None:
-        p = self.paths
-        self.current = p.partial
-        os.mkdir(p.partial)
-        test_point("partial-created", p.partial)
-        self.current = p.partial / PENDING
-        atomic_write(p.partial / PENDING, self.layout.metadata_bytes)
-        test_point("pending-metadata-written")
-
-    # -- writing values ---------------------------------------------------------------
-    def open_file(self, f: OutputFile, trusted: bool) -> int:
-        """Open (creating or repairing) one .npy of DIR.partial at its full size; ``trusted``: damage is news."""
-        path = self.paths.partial / f.file
-        self.current = path
-        try:
-            st: os.stat_result | None = os.lstat(path)
-        except FileNotFoundError:
-            st = None
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            self.note("repaired", f"{path} was not a regular file (a symbolic link?); replaced by one")
-            os.unlink(path)
-            st = None
-        elif st is not None and st.st_nlink > 1:
-            # Writing would change the other names of the file too (a `cp -al` snapshot, say).
-            self.note("repaired", f"{path} was a hard link shared with another file; replaced by a file of its own")
-            os.unlink(path)
-            st = None
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, 0o644)
-        try:
-            header = npy_header(f.descr, f.num_samples)
-            if st is None:
-                if trusted:
-                    self.note("repaired", f"{path} was missing; made again")
-                pwrite_all(fd, header, 0)
-                test_point("npy-created", path)
-            else:
-                problem = describe_header(pread_exact(fd, len(header), 0), f.descr, f.num_samples)
-                if problem:
-                    if trusted:
-                        self.note("repaired", f"{path}: {problem}; header written again")
-                    pwrite_all(fd, header, 0)
-                if trusted and st.st_size != f.size:
-                    self.note("repaired", f"{path} was {st.st_size:,} bytes, not {f.size:,}; resized")
-            preallocate(fd, f.size)
-            test_point("npy-allocated", path)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
-
-    def fill(self, done: int) -> None:
-        layout, n, chunk = self.layout, self.layout.num_samples, self.chunk_size
-        header = len(npy_header("<f8", n))
-        fds: dict[str, int] = {}
-        try:
-            for f in layout.files:
-                fds[f.name] = self.open_file(f, trusted=done > 0)
-            test_point("files-ready")
-            self.progress(0)
-            self.check_written(fds, header, done)
-            since_bytes, since_time = 0, time.monotonic()
-            for lo in range(done, n, chunk):
-                hi = min(lo + chunk, n)
-                values = layout.values(lo, hi)
-                for f in layout.files:
-                    self.current = self.paths.partial / f.file
-                    pwrite_all(fds[f.name], values[f.name], header + lo * f.itemsize)
-                    since_bytes += (hi - lo) * f.itemsize
-                test_point("chunk-written")
-                if hi < n and (since_bytes >= CHECKPOINT_BYTES or time.monotonic() - since_time >= CHECKPOINT_SECONDS):
-                    self.current = self.paths.partial / PROGRESS
-                    # Not flushed to disk: --resume checks every value progress.json covers anyway.
-                    atomic_write(self.paths.partial / PROGRESS, json.dumps({"done": hi}).encode() + b"\n", sync=False)
-                    test_point("checkpoint-written")
-                    since_bytes, since_time = 0, time.monotonic()
-                self.progress(hi)
-            for f in layout.files:
-                self.current = self.paths.partial / f.file
-                os.fsync(fds[f.name])
-            test_point("data-synced")
-        finally:
-            for fd in fds.values():
-                os.close(fd)
-
-    def check_written(self, fds: dict[str, int], header: int, done: int) -> None:
-        """Compare samples [0, done) with a fresh generation; rewrite whatever differs."""
-        first_bad: dict[str, int] = {}
-        for lo in range(0, done, self.chunk_size):
-            hi = min(lo + self.chunk_size, done)
-            values = self.layout.values(lo, hi)
-            for f in self.layout.files:
-                self.current = self.paths.partial / f.file
-                offset = header + lo * f.itemsize
-                bad = first_difference(values[f.name], pread_exact(fds[f.name], (hi - lo) * f.itemsize, offset))
-                if bad is not None:
-                    first_bad.setdefault(f.file, self.layout.start + lo + bad)
-                    pwrite_all(fds[f.name], values[f.name], offset)
-            test_point("chunk-checked")
-            self.progress(hi)
-        if first_bad:
-            listed = ", ".join(f"{name} (from sample id {sid})" for name, sid in first_bad.items())
-            self.note("repaired", f"{self.paths.partial}: values already written differed from a fresh generation "
-                                  f"in {listed}; written again")
-
-    def finish(self, finalized: bool) -> None:
-        partial = self.paths.partial
-        if not finalized:
-            self.current = partial / METADATA
-            os.replace(partial / PENDING, partial / METADATA)
-            fsync_dir(partial)
-            test_point("metadata-final")
-        for name in (PENDING, PROGRESS, *(n + ".tmp" for n in (METADATA, PENDING, PROGRESS))):
-            if os.path.lexists(partial / name):
-                self.current = partial / name
-                os.unlink(partial / name)
-        fsync_dir(partial)
-        test_point("progress-removed")
-
-    def swap(self) -> None:
-        p = self.paths
-        self.current = p.dir
-        if os.path.lexists(p.dir):
-            os.rename(p.dir, p.old)
-            test_point("old-moved-aside", p.old)
-        os.rename(p.partial, p.dir)
-        fsync_dir(p.dir.parent)
-        test_point("renamed", p.dir)
-        if os.path.lexists(p.old):
-            self.trash_old()
-
-    # -- interrupted overwrites and clean-up ----------------------------------------
-    def recover_aside(self, allowed: bool) -> None:
-        """Finish what a killed ``overwrite`` left: delete DIR.dpa-trash; delete or restore DIR.dpa-old."""
-        p = self.paths
-        for path in (p.old, p.trash):
-            if os.path.lexists(path) and not allowed:
-                raise OutputExistsError(f"{path} is left from an interrupted --overwrite of {p.dir}",
-                                        fix="rerun with {resume} (and {overwrite}) to finish that run")
-        if os.path.lexists(p.trash):
-            self.remove_trash(strict=True)
-            self.note("recovered", f"finished deleting the previous output of {p.dir} ({p.trash})")
-        if os.path.lexists(p.old):
-            if not looks_like_output(p.old) and not (p.old.is_dir() and not os.listdir(p.old)):
-                raise ResumeRefusedError(f"{p.old} exists and is not a dpa output", fix="move it away and rerun")
-            if os.path.lexists(p.dir):
-                self.trash_old()
-                self.note("recovered", f"finished deleting the previous output of {p.dir} ({p.old})")
-            else:
-                self.current = p.old
-                os.rename(p.old, p.dir)
-                fsync_dir(p.dir.parent)
-                self.note("recovered", f"put the previous output back in place ({p.old} -> {p.dir})")
-
-    def trash_old(self) -> None:
-        p = self.paths
-        self.current = p.old
-        os.rename(p.old, p.trash)
-        test_point("old-trashed", p.trash)
-        self.remove_trash(strict=False)
-        fsync_dir(p.dir.parent)
-        test_point("old-removed", p.trash)
-
-    def remove_trash(self, strict: bool) -> None:
-        """Delete DIR.dpa-trash; files dpa did not write there are refused (``strict``) or kept, with a note."""
-        trash = self.paths.trash
-        self.current = trash
-        if trash.is_symlink() or not trash.is_dir():
-            raise ResumeRefusedError(f"{trash} is not a directory dpa made", fix="move it away and rerun")
-        names = set(OWN_NAMES) | listed_files(trash / METADATA)
-        foreign = foreign_entries(trash, names)
-        if foreign:
-            message = f"{trash} (the previous output of {self.paths.dir}) holds {', '.join(foreign[:5])}, which dpa did not write"
-            if strict:
-                raise ResumeRefusedError(message, fix="move them away and rerun")
-            self.note("kept", f"{message}; left in place")
-            return
-        remove_known_files(trash, names, last=METADATA)
-
-    def remove_partial(self) -> None:
-        partial = self.paths.partial
-        self.current = partial
-        if partial.is_symlink() or not partial.is_dir():
-            raise ResumeRefusedError(f"{partial} is not a directory dpa made", fix="move it away and rerun")
-        names = set(OWN_NAMES) | {f.file for f in self.layout.files} | listed_files(partial / PENDING)
-        names |= listed_files(partial / METADATA)
-        foreign = foreign_entries(partial, names)
-        if foreign:  # checked before anything is deleted
-            raise ResumeRefusedError(f"{partial} holds {', '.join(foreign[:5])}, which dpa did not write",
-                                     fix="move them away and rerun")
-        remove_known_files(partial, names, last=PENDING)
 
 
 class _Discardable(Exception):
