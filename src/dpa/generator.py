@@ -87,6 +87,8 @@ class EpochPlan:
         row_c, row_k2: per row, ``rotl(key + P5 + 16, 27)`` and
             ``round(counter word)`` (uint64, shape ``(n_rows, 1)``; SPEC section 2).
         compiled: True when the C kernel runs its numpy and one-sample paths.
+        kernels: what a GPU kernel keeps for this plan, per device (``dpa._gpu``:
+            the compiled fused kernel and the row constants on that device).
     """
 
     def __init__(self, gen: "Generator", epoch: int) -> None:
@@ -100,6 +102,7 @@ class EpochPlan:
         self.compiled = self._program is not None
         self.scalar = self._program.one if self._program is not None else gen._scalar_factory()(epoch)
         self._torch_rows: dict[str, Any] = {}
+        self.kernels: dict[Any, Any] = {}
 
     def __reduce__(self) -> tuple:
         return (_plan_of, (self._gen, self.epoch))
@@ -339,7 +342,7 @@ class Generator:
         from dpa import _gpu
         from dpa._prng_torch import to_signed
 
-        if _gpu.triton_enabled(ids):  # one fused Triton launch; None for a kind it has no device function for
+        if _gpu.triton_enabled(ids):  # one fused Triton launch; None where the torch kernels must run
             fused = _gpu.fused_batch(e, ids)
             if fused is not None:
                 return fused

@@ -10,6 +10,7 @@ run on the device against the CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import pathlib
@@ -25,6 +26,7 @@ from dpa._gpu import program, triton_enabled
 from dpa.config import AugmentationConfig
 from dpa.specs import UniformSpec
 from tests.conftest import requires_torch
+from tests.dpa.test_backends import AllPrimitivesSpec
 from tests.dpa.test_ckernel import EVERY_BRANCH
 
 HAS_TRITON = importlib.util.find_spec("triton") is not None
@@ -48,148 +50,67 @@ def _program_of(cfg: AugmentationConfig) -> program.Program | None:
     return program.build_program(plan.entries, cfg.outputs)
 
 
-def _kind_as_ops(kind: int, c: tuple) -> tuple[list, list]:
-    """A built-in kind written as a spec program over the primitives (SPEC section 5, op by op)."""
-    P = program
-    one = program.float_bits(1.0)
-    if kind == P.K_UNIFORM:
-        return [(P.O_DRAW, 0), (P.O_AFFINE, 0, c[0], c[1])], [1]
-    if kind == P.K_LOG_UNIFORM:
-        a, b, low, high = c
-        ops = [(P.O_DRAW, 0), (P.O_AFFINE, 0, b, a), (P.O_EXP, 1), (P.O_CONST, high), (P.O_MIN, 2, 3),
-               (P.O_CONST, low), (P.O_MAX, 4, 5)]
-        return ops, [6]
-    if kind == P.K_NORMAL:
-        mean, std = c
-        ops = [(P.O_DRAW, 0), (P.O_OPEN_UNIT, 0), (P.O_NDTRI, 1), (P.O_CONST, std), (P.O_MUL, 3, 2),
-               (P.O_CONST, mean), (P.O_ADD, 5, 4)]
-        return ops, [6]
-    if kind == P.K_TRUNC_NORMAL:
-        fa, span, sign, mean, std, low, high = c
-        ops = [(P.O_DRAW, 0), (P.O_OPEN_UNIT, 0), (P.O_CONST, span), (P.O_MUL, 1, 2), (P.O_CONST, fa),
-               (P.O_ADD, 4, 3), (P.O_NDTRI, 5), (P.O_CONST, sign), (P.O_MUL, 6, 7), (P.O_CONST, std),
-               (P.O_MUL, 9, 8), (P.O_CONST, mean), (P.O_ADD, 11, 10), (P.O_CONST, high), (P.O_MIN, 12, 13),
-               (P.O_CONST, low), (P.O_MAX, 14, 15)]
-        return ops, [16]
-    if kind == P.K_INTEGER:
-        return [(P.O_WORD, 0), (P.O_MULHI, 0, c[0]), (P.O_IADD, 1, c[1])], [2]
-    if kind == P.K_CHOICE:
-        return [(P.O_WORD, 0), (P.O_COUNT_GE, 0, c[0]), (P.O_LOOKUP, 1, c[1], c[2])], [2]
-    if kind == P.K_BERNOULLI:
-        return [(P.O_DRAW, 0), (P.O_BELOW, 0, c[0])], [1]
-    if kind == P.K_BOX:
-        s0, ss, r0, rs = c
-        ops = [(P.O_DRAW, 0), (P.O_AFFINE, 0, ss, s0), (P.O_DRAW, 1), (P.O_AFFINE, 2, rs, r0), (P.O_EXP, 3),
-               (P.O_MAX, 4, 1), (P.O_CONST, one), (P.O_DIV, 6, 1), (P.O_MIN, 5, 7), (P.O_MUL, 1, 8), (P.O_SQRT, 9),
-               (P.O_MIN, 10, 6), (P.O_DIV, 1, 11), (P.O_MIN, 12, 6), (P.O_DRAW, 2), (P.O_UNIT, 14), (P.O_SUB, 6, 11),
-               (P.O_MUL, 15, 16), (P.O_DRAW, 3), (P.O_UNIT, 18), (P.O_SUB, 6, 13), (P.O_MUL, 19, 20)]
-        return ops, [17, 21, 11, 13]
-    assert kind == P.K_PERMUTATION
-    n = len(c[1])
-    return [(P.O_WORD, 0), (P.O_MULHI, 0, c[0]), (P.O_LEHMER, 1, c[1])] + [(P.O_PICK, 2, j) for j in range(n)], list(
-        range(3, 3 + n)
-    )
-
-
-def as_op_programs(prog: program.Program) -> program.Program:
-    """``prog`` with every record's kind replaced by the same formula as a K_PROGRAM spec program."""
-    records = tuple(
-        (program.K_PROGRAM, row, nw, gate, outs, program.op_program(*_kind_as_ops(kind, consts)))
-        for kind, row, nw, gate, outs, consts in prog.records
-    )
-    return program.Program(records, prog.layout, prog.counts)
-
-
 # ---------------------------------------------------------------- the program (pure Python)
 
 
-def test_program_layout_follows_the_config() -> None:
+def test_program_follows_the_config() -> None:
     cfg = AugmentationConfig(EVERY_BRANCH)
     prog = _program_of(cfg)
     assert prog is not None
-    assert [name for name, _, _ in prog.layout] == list(cfg.output_names)
+    assert prog.names == tuple(cfg.output_names)
     codes = {"float": program.FLOAT, "int": program.INT, "bool": program.BOOL}
-    for (name, code, slot), out in zip(prog.layout, cfg.outputs):
-        assert code == codes[out.dtype], name
-    for code in range(3):  # slots of one dtype are 0, 1, 2, ... in config order
-        assert [slot for _, c, slot in prog.layout if c == code] == list(range(prog.counts[code]))
+    assert prog.dtypes == tuple(codes[o.dtype] for o in cfg.outputs)
     assert len(prog.records) == len(cfg)
+    # Every output is stored exactly once, through its own pointer (its index in the config).
+    stored = sorted(out[1] for record in prog.records for out in record[3])
+    assert stored == list(range(len(cfg.outputs)))
     hash(prog.records)  # a valid tl.constexpr: hashable plain data
 
 
-@pytest.mark.parametrize(
-    "spec, kind, gate, consts",
-    [
-        # (spec dict, kind code, gate, constants): floats travel as their IEEE bits.
-        ({"kind": "uniform", "low": -0.0, "high": 0.0, "p": 0.5, "identity": -0.0}, program.K_UNIFORM, (1, 2**31),
-         (0, 1 << 63)),
-        ({"kind": "bernoulli", "p": 0.25}, program.K_BERNOULLI, (-1, 0), (2**30,)),
-        ({"kind": "integer", "low": -(2**62), "high": -(2**62) + 2**32 - 1}, program.K_INTEGER, (-1, 0),
-         (2**32, -(2**62))),
-        ({"kind": "permutation", "n": 4, "p": 0.75}, program.K_PERMUTATION, (2, 3 << 30), (24, (6, 2, 1, 1))),
-        ({"kind": "choice", "values": [1, 2, 3], "weights": [1.0, 1.0, 0.0]}, program.K_CHOICE, (-1, 0),
-         ((2**63,), (1, 2, 3), False)),
-    ],
-)
-def test_program_records(spec: dict, kind: int, gate: tuple, consts: tuple) -> None:
-    prog = _program_of(AugmentationConfig({"x": spec}))
-    (record,) = prog.records
-    assert record[0] == kind and record[3] == gate and record[5] == consts
-
-
-def test_identities_and_zero_signs_survive() -> None:
-    prog = _program_of(AugmentationConfig({"u": {"kind": "uniform", "low": 0, "high": 1, "p": 0.1, "identity": -0.0}}))
-    (record,) = prog.records
-    assert record[4] == ((program.FLOAT, 0, program.float_bits(-0.0)),)
+def test_a_gated_spec_keeps_its_gate_identity_and_zero_signs() -> None:
+    prog = _program_of(AugmentationConfig({"u": {"kind": "uniform", "low": -0.0, "high": 0.0, "p": 0.5,
+                                                 "identity": -0.0}}))
+    ((row, n_words, gate, outs, ops, results),) = prog.records
+    assert (row, n_words, gate) == (0, 1, (1, 2**31))
+    assert outs == ((program.FLOAT, 0, 1 << 63),)  # the identity -0.0 as its bits
     assert program.float_bits(-0.0) == 1 << 63
+    # low + d0 * scale, op by op from the spec program: the low -0.0 survives as bits too.
+    assert [op[0] for op in ops] == [program.O_DRAW, program.O_TO_FLOAT, program.O_CONST, program.O_MUL,
+                                     program.O_CONST, program.O_ADD]
+    assert (program.O_CONST, program.FLOAT, 1 << 63) in ops and results == (5,)
 
 
-def test_other_kinds_run_as_their_spec_programs() -> None:
-    """A subclass (or a user's kind) has no device function: its recorded program becomes a K_PROGRAM record."""
-
-    class _Shifted(UniformSpec):
-        kind = "test_triton_shifted"
-
-        def program(self, b):
-            return super().program(b) + 1.0
-
-    cfg = AugmentationConfig({"a": _Shifted(low=0.0, high=1.0), "b": {"kind": "bernoulli"}})
-    (shifted, bern) = _program_of(cfg).records
-    assert shifted[0] == program.K_PROGRAM and bern[0] == program.K_BERNOULLI
-    ops, outputs = shifted[5]
-    assert [op[0] for op in ops] == [program.O_DRAW, program.O_AFFINE, program.O_CONST, program.O_MUL,
-                                     program.O_CONST, program.O_ADD, program.O_CONST, program.O_ADD]
-
-
-def test_a_program_the_walker_cannot_express_has_no_program() -> None:
-    class _Floored(UniformSpec):
-        kind = "test_triton_floored"
-
-        def program(self, b):
-            return b.floor(super().program(b))
-
-    assert _program_of(AugmentationConfig({"a": _Floored(low=0.0, high=9.0)})) is None
+@pytest.mark.parametrize("specs", [ONE_OF_EACH, EVERY_BRANCH, {"all": AllPrimitivesSpec(p=0.5)}],
+                         ids=["one_of_each", "every_branch", "all_primitives"])
+def test_every_spec_program_lowers_op_for_op(specs: dict) -> None:
+    """Built-in kinds and a user's kind alike: one op per instruction (constants as registers), nothing per kind."""
+    cfg = AugmentationConfig(specs)
+    plan = dpa.Generator(cfg, seed=0, compiled=False).plan(epoch=0)
+    prog = program.build_program(plan.entries, cfg.outputs)
+    for e, record in zip(plan.entries, prog.records):
+        ops = record[4]
+        names = [program.OP_NAMES[op[0]] for op in ops if op[0] not in (program.O_CONST, program.O_PICK)]
+        assert names == [ins.op for ins in e.program.instrs], e.name
+        for i, op in enumerate(ops):  # single assignment: operands are earlier registers
+            regs = op[1:] if op[0] >= program.O_UNIT or op[0] == program.O_SELECT else op[1:2]
+            assert op[0] in (program.O_DRAW, program.O_WORD, program.O_CONST) or all(0 <= r < i for r in regs), op
 
 
-@pytest.mark.parametrize(
-    "ops, outputs, message",
-    [
-        ([(99, 0)], [0], "unknown op code 99"),
-        ([(program.O_DRAW, 0), (program.O_EXP,)], [1], "code 12 takes 1 operand"),
-        ([(program.O_DRAW, 0), (program.O_ADD, 0, 1)], [1], "operand 2 must be a register in \\[0, 1\\)"),
-        ([(program.O_DRAW, 0)], [], "outputs must be registers"),
-        ([(program.O_DRAW, 0)], [1], "outputs must be registers in \\[0, 1\\)"),
-    ],
-)
-def test_op_program_refuses_malformed_programs(ops: list, outputs: list, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        program.op_program(ops, outputs)
+def test_every_primitive_has_an_op() -> None:
+    from dpa.program import PRIMITIVES
+
+    assert set(PRIMITIVES) <= set(program.OP_NAMES)
 
 
-def test_every_kind_lowers_to_a_valid_op_program() -> None:
-    prog = as_op_programs(_program_of(AugmentationConfig(ONE_OF_EACH)))
-    assert {r[0] for r in prog.records} == {program.K_PROGRAM}
-    hash(prog.records)
+def test_an_unknown_primitive_leaves_the_config_to_the_torch_kernels() -> None:
+    """A primitive added to dpa.program without a kernel op: lower says None, so build_program does."""
+    from dpa.program import Instr
+
+    spec = UniformSpec(low=0.0, high=1.0)
+    prog = spec.recorded_program
+    odd = dataclasses.replace(prog, instrs=prog.instrs + (Instr("not_a_primitive", (len(prog.types),), ()),))
+    assert program.lower(odd) is None
+    assert program.lower(prog) is not None
 
 
 def test_row_constants_are_int64_bits() -> None:
@@ -224,14 +145,15 @@ def test_import_dpa_imports_neither_triton_nor_torch() -> None:
 
 @requires_torch
 def test_selection_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Automatic for CUDA tensors (not testable here); CPU tensors only under the interpreter, on request."""
     import torch
 
     ids = torch.arange(4)
     for name in ("DPA_TRITON", "DPA_DISABLE_TRITON", "TRITON_INTERPRET"):
         monkeypatch.delenv(name, raising=False)
-    assert not triton_enabled(ids)  # off by default until checked on a GPU
+    assert not triton_enabled(ids)  # a CPU tensor: the torch (numpy, C) kernels
     monkeypatch.setenv("DPA_TRITON", "1")
-    assert not triton_enabled(ids)  # a CPU tensor, outside the interpreter
+    assert not triton_enabled(ids)  # outside the interpreter
     monkeypatch.setenv("TRITON_INTERPRET", "1")
     assert triton_enabled(ids) == HAS_TRITON
     for value in ("1", "true", "YES", "on"):
@@ -239,6 +161,8 @@ def test_selection_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
         assert not triton_enabled(ids)
     monkeypatch.setenv("DPA_DISABLE_TRITON", "0")
     assert triton_enabled(ids) == HAS_TRITON
+    monkeypatch.delenv("DPA_TRITON")
+    assert not triton_enabled(ids)  # TRITON_INTERPRET alone (a user debugging their own kernels) changes nothing
 
 
 @requires_torch
@@ -250,8 +174,7 @@ def test_the_torch_path_serves_when_the_kernel_is_off(monkeypatch: pytest.Monkey
     plan = dpa.Generator(dpa.get_preset("mild"), seed=4).plan(epoch=0)
     ids = np.arange(50, dtype=np.uint64)
     got = plan.torch(torch.from_numpy(ids.view(np.int64).copy()))
-    if "dpa._gpu.fused" in sys.modules:
-        assert plan not in sys.modules["dpa._gpu.fused"]._PLANS
+    assert plan.kernels == {}  # the fused kernel was not asked
     want = plan.numpy(ids)
     for name in want:
         np.testing.assert_array_equal(got[name].numpy(), want[name])
@@ -279,42 +202,28 @@ def _ptx_ops(ptx: str) -> set[str]:
 
 @requires_triton
 def test_compiled_kernel_rounds_every_float64_operation() -> None:
-    """The H100 build: no fused multiply-add, IEEE division and square root, no flush to zero."""
+    """The H100 build of every kind and every primitive: no fused multiply-add, IEEE division and square root,
+    no approximation, no flush to zero, and no float32 arithmetic (a constant typed float32 would show here)."""
     from dpa._gpu import fused
 
-    ops = _ptx_ops(fused.compile_for(_program_of(AugmentationConfig(ONE_OF_EACH))).asm["ptx"])
+    cfg = AugmentationConfig({**ONE_OF_EACH, "all": AllPrimitivesSpec(p=0.5)})
+    ops = _ptx_ops(fused.compile_for(_program_of(cfg)).asm["ptx"])
     f64 = {op for op in ops if op.endswith(".f64")}
-    assert {"div.rn.f64", "sqrt.rn.f64", "mul.rn.f64", "add.rn.f64", "cvt.rmi.f64.f64"} <= f64, sorted(f64)
-    assert not [op for op in f64 if op.startswith(("fma", "mad"))], sorted(f64)
-    assert not [op for op in f64 if ".approx" in op or ".ftz" in op or ".full" in op], sorted(f64)
-
-
-@requires_triton
-def test_compiled_spec_programs_round_every_float64_operation() -> None:
-    """The spec-program walker compiles to the same kind of code: every kind as ops, no fma."""
-    from dpa._gpu import fused
-
-    ops = _ptx_ops(fused.compile_for(as_op_programs(_program_of(AugmentationConfig(ONE_OF_EACH)))).asm["ptx"])
-    f64 = {op for op in ops if op.endswith(".f64")}
-    assert {"div.rn.f64", "sqrt.rn.f64"} <= f64 and not [op for op in f64 if op.startswith(("fma", "mad"))], sorted(f64)
+    assert {"div.rn.f64", "sqrt.rn.f64", "mul.rn.f64", "add.rn.f64", "sub.rn.f64", "neg.f64",
+            "cvt.rmi.f64.f64"} <= f64, sorted(f64)
+    assert not [op for op in ops if op.startswith(("fma", "mad")) and ".f" in op], sorted(ops)  # integer mad wraps exactly
+    assert not [op for op in ops if ".approx" in op or ".ftz" in op or ".full" in op], sorted(ops)
+    assert not [op for op in ops if op.endswith(".f32")], sorted(ops)
 
 
 @requires_triton
 def test_contraction_would_show_in_the_ptx() -> None:
     """The check above can fail: with fusion allowed, the uniform's d * scale + low becomes an fma."""
-    import triton
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-
     from dpa._gpu import fused
 
     prog = _program_of(AugmentationConfig({"u": {"kind": "uniform", "low": -1.0, "high": 2.0}}))
-    kernel = fused.compile_for(prog)
-    constexprs = {"PROGRAM": prog.records, "BLOCK": fused.BLOCK}
-    src = ASTSource(fn=fused.fused_kernel, signature=fused.SIGNATURE, constexprs=constexprs)
-    fusing = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"enable_fp_fusion": True})
-    assert "fma.rn.f64" in _ptx_ops(fusing.asm["ptx"])
-    assert "fma.rn.f64" not in _ptx_ops(kernel.asm["ptx"])
+    assert "fma.rn.f64" in _ptx_ops(fused.compile_for(prog, enable_fp_fusion=True).asm["ptx"])
+    assert "fma.rn.f64" not in _ptx_ops(fused.compile_for(prog).asm["ptx"])
 
 
 # ---------------------------------------------------------------- the interpreter suite, in its own process

@@ -36,13 +36,16 @@ from hypothesis import strategies as st  # noqa: E402
 
 import dpa  # noqa: E402
 from dpa import _ops, fmath  # noqa: E402
-from dpa._gpu import fused, prims, program  # noqa: E402
+from dpa._gpu import fused, prims, runtime  # noqa: E402
 from dpa.config import AugmentationConfig  # noqa: E402
 from dpa.specs import UniformSpec, register_spec  # noqa: E402
-from tests.dpa.test_backends import BUILT_IN, spec_dicts  # noqa: E402
+from tests.dpa.test_backends import AllPrimitivesSpec, spec_dicts  # noqa: E402
 from tests.dpa.test_ckernel import EVERY_BRANCH, SEEDS_EPOCHS  # noqa: E402
-from tests.dpa.test_triton import as_op_programs  # noqa: E402
 from tests.dpa.test_vectors import config_files, load_config  # noqa: E402
+
+# The kernel's first-run check must pass on every config here: its warning fails the test.
+pytestmark = pytest.mark.filterwarnings("error:dpa. the fused Triton kernel:RuntimeWarning")
+CPU = torch.device("cpu")
 
 EDGE_IDS = np.array([0, 1, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1], dtype=np.uint64)
 
@@ -93,8 +96,10 @@ def ids_under_test(n_random: int = 400, n_seq: int = 600) -> np.ndarray:
 
 
 def fused_values(cfg: AugmentationConfig, seed: int, epoch: int, ids: np.ndarray) -> dict:
-    out = fused.batch(dpa.Generator(cfg, seed=seed, compiled=False).plan(epoch=epoch), as_tensor(ids))
-    assert out is not None
+    """The kernel's outputs through the generator's path (first-run check included), the kernel asserted to have run."""
+    plan = dpa.Generator(cfg, seed=seed, compiled=False).plan(epoch=epoch)
+    out = plan.torch(as_tensor(ids))
+    assert runtime.active(plan, CPU)
     return out
 
 
@@ -165,20 +170,11 @@ def test_golden_vectors(name: str) -> None:
             assert got[out].tolist() == expected, f"{name} {out} seed={case['seed']} epoch={case['epoch']}"
 
 
-@pytest.mark.parametrize("specs", [EVERY_BRANCH, EDGES], ids=["every_branch", "edges"])
-def test_kinds_as_spec_programs(specs: dict) -> None:
-    """Every kind written as ops over the primitives (dpa._gpu.walker) gives the device functions' bits."""
-    cfg = AugmentationConfig(specs)
-    plan = dpa.Generator(cfg, seed=9, compiled=False).plan(epoch=2)
-    prog = program.build_program(plan.entries, cfg.outputs)
-    rows = torch.tensor(program.row_constants(plan.row_c, plan.row_k2), dtype=torch.int64)
-    ids = ids_under_test(200, 56)
-    got = fused.launch(as_op_programs(prog), rows, as_tensor(ids))
-    want = fused.launch(prog, rows, as_tensor(ids))
-    cpu = plan.numpy(ids)
-    for name in cpu:
-        np.testing.assert_array_equal(got[name].numpy().view(np.uint8), want[name].numpy().view(np.uint8), err_msg=name)
-        np.testing.assert_array_equal(got[name].numpy().view(np.uint8), cpu[name].view(np.uint8), err_msg=name)
+@pytest.mark.parametrize("p", [1.0, 0.5])
+def test_a_user_kind_of_every_primitive(p: float) -> None:
+    """Every primitive of dpa.program through the walker (neg, floor, comparisons, select, i64 arithmetic...)."""
+    cfg = AugmentationConfig({"all": AllPrimitivesSpec(p=p), "u": {"kind": "uniform", "low": 0, "high": 1}})
+    assert_fused_equals_cpu(cfg, 7, 2, ids_under_test(300, 212))
 
 
 @pytest.mark.parametrize("n", [0, 1, fused.BLOCK - 1, fused.BLOCK, fused.BLOCK + 1])
@@ -197,7 +193,7 @@ def test_strided_ids() -> None:
     ids = ids_under_test(100, 100)
     strided = as_tensor(ids)[::3]
     assert not strided.is_contiguous()
-    got = fused.batch(dpa.Generator(cfg, seed=5).plan(epoch=0), strided)
+    got = dpa.Generator(cfg, seed=5).plan(epoch=0).torch(strided)
     want = dpa.Generator(cfg, seed=5).plan(epoch=0).numpy(ids[::3])
     for name in want:
         np.testing.assert_array_equal(got[name].numpy(), want[name])
@@ -205,7 +201,7 @@ def test_strided_ids() -> None:
 
 @settings(max_examples=8, deadline=None)
 @given(
-    st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), spec_dicts(BUILT_IN), min_size=1, max_size=5),
+    st.dictionaries(st.from_regex(r"[a-z]{1,8}", fullmatch=True), spec_dicts(), min_size=1, max_size=5),
     st.integers(0, 2**64 - 1),
     st.integers(0, 2**32 - 1),
 )
@@ -297,29 +293,30 @@ def test_mulhi_and_unsigned_counts(n_range: int) -> None:
 # ---------------------------------------------------------------- the hook in Generator's torch path
 
 
-def test_plan_torch_runs_the_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_torch_runs_the_fused_kernel() -> None:
     cfg = dpa.get_preset("mild")
     ids = ids_under_test(50, 50)
     plan = dpa.Generator(cfg, seed=11).plan(epoch=1)
-    monkeypatch.setenv("DPA_TRITON", "1")
     got = plan.torch(as_tensor(ids))
-    assert plan in fused._PLANS
+    assert runtime.active(plan, "cpu")
     want = plan.numpy(ids)
     for name in want:
         np.testing.assert_array_equal(got[name].numpy(), want[name])
+    # Each output its own tensor (not rows of a shared buffer), with the dtype of the CPU paths.
+    storages = {got[name].untyped_storage().data_ptr() for name in got}
+    assert len(storages) == len(got) and all(got[name].is_contiguous() for name in got)
 
 
 def test_disabled_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     plan = dpa.Generator(dpa.get_preset("mild"), seed=12).plan(epoch=1)
-    monkeypatch.setenv("DPA_TRITON", "1")
     monkeypatch.setenv("DPA_DISABLE_TRITON", "1")
     got = plan.torch(as_tensor(np.arange(20, dtype=np.uint64)))
-    assert plan not in fused._PLANS
+    assert plan.kernels == {}
     assert got["rotation"].tolist() == plan.numpy(np.arange(20, dtype=np.uint64))["rotation"].tolist()
 
 
-def test_a_users_kind_runs_in_the_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A kind registered from outside dpa reaches the kernel as its spec program (the walker), with the CPU's bits."""
+def test_a_users_kind_runs_in_the_fused_kernel() -> None:
+    """A kind registered from outside dpa reaches the kernel as its spec program, with the CPU's bits."""
 
     @register_spec
     class _Jitter(UniformSpec):
@@ -330,31 +327,68 @@ def test_a_users_kind_runs_in_the_fused_kernel(monkeypatch: pytest.MonkeyPatch) 
 
     cfg = AugmentationConfig({"a": {"kind": "test_triton_jitter", "low": 0.0, "high": 3.0, "p": 0.5, "identity": -0.0},
                               "b": {"kind": "normal", "mean": 0, "std": 1}})
-    plan = dpa.Generator(cfg, seed=0).plan(epoch=0)
-    ids = np.arange(300, dtype=np.uint64)
-    got = fused.batch(plan, as_tensor(ids))
-    assert got is not None
-    want = plan.numpy(ids)
+    assert_fused_equals_cpu(cfg, 0, 0, np.arange(300, dtype=np.uint64), n_scalar=3)
+
+
+# ---------------------------------------------------------------- the first-run check and the fallback
+
+
+@triton.jit
+def _wrong_kernel(ids_ptr, rows_ptr, outs, n, PROGRAM: tl.constexpr, BLOCK: tl.constexpr):
+    """A kernel that runs but computes the wrong values: ids instead of parameters."""
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    ids = tl.load(ids_ptr + offs, mask=mask, other=0)
+    for j in tl.static_range(len(outs)):
+        tl.store(outs[j] + offs, ids.to(outs[j].dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def _broken_kernel(ids_ptr, rows_ptr, outs, n, PROGRAM: tl.constexpr, BLOCK: tl.constexpr):
+    """A kernel that does not build: its trace fails."""
+    tl.static_assert(BLOCK < 0, "a kernel that cannot be built")
+
+
+@pytest.mark.filterwarnings("default")
+@pytest.mark.parametrize("kernel, what", [(_wrong_kernel, "gave values that differ"), (_broken_kernel, "failed to")])
+def test_a_kernel_that_fails_its_first_run_falls_back_once(monkeypatch: pytest.MonkeyPatch, kernel, what: str) -> None:
+    """A wrong or unbuildable kernel: one RuntimeWarning, then the torch kernels, for that config, for good."""
+    monkeypatch.setattr(runtime, "_VERDICTS", {})  # this process's verdicts, fresh (restored afterwards)
+    monkeypatch.setattr(fused, "fused_kernel", kernel)
+    cfg = dpa.get_preset("moderate")
+    gen = dpa.Generator(cfg, seed=3)
+    ids = ids_under_test(40, 60)
+    with pytest.warns(RuntimeWarning) as caught:
+        got = gen.batch(ids, epoch=1, backend="torch", executor="torch")
+    (warning,) = [w for w in caught if "fused Triton kernel" in str(w.message)]
+    message = str(warning.message)
+    assert what in message and "cpu" in message and "report" in message and "DPA_DISABLE_TRITON=1" in message
+    want = gen.batch(ids, epoch=1)
     for name in want:
-        np.testing.assert_array_equal(got[name].numpy().view(np.uint8), want[name].view(np.uint8))
+        np.testing.assert_array_equal(got[name].numpy().view(np.uint8), want[name].view(np.uint8), err_msg=name)
+    assert not runtime.active(gen.plan(epoch=1), "cpu")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: neither this plan nor another epoch's plan of the config warns again
+        again = gen.batch(ids, epoch=1, backend="torch", executor="torch")
+        other_epoch = gen.batch(ids, epoch=2, backend="torch", executor="torch")
+    assert not runtime.active(gen.plan(epoch=2), "cpu")
+    np.testing.assert_array_equal(again["rotation"].numpy(), want["rotation"])
+    np.testing.assert_array_equal(other_epoch["rotation"].numpy(), gen.batch(ids, epoch=2)["rotation"])
+    # Another config is checked on its own (and, with the same faulty kernel, fails on its own).
+    with pytest.warns(RuntimeWarning, match=what):
+        dpa.Generator(dpa.get_preset("mild"), seed=3).batch(ids, backend="torch", executor="torch")
 
 
-def test_a_program_the_kernel_cannot_run_falls_back_to_the_torch_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
-    @register_spec
-    class _Floored(UniformSpec):
-        kind = "test_triton_floored_uniform"
-
-        def program(self, b):
-            return b.floor(super().program(b))
-
-    cfg = AugmentationConfig(
-        {"a": {"kind": "test_triton_floored_uniform", "low": 0.0, "high": 9.0}, "b": {"kind": "normal", "mean": 0, "std": 1}}
-    )
-    plan = dpa.Generator(cfg, seed=0).plan(epoch=0)
-    ids = np.arange(30, dtype=np.uint64)
-    assert fused.batch(plan, as_tensor(ids)) is None
-    monkeypatch.setenv("DPA_TRITON", "1")
-    got = plan.torch(as_tensor(ids))
-    want = plan.numpy(ids)
-    for name in want:
-        np.testing.assert_array_equal(got[name].numpy(), want[name])
+def test_a_kernel_that_passes_its_check_is_checked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check runs once per compiled kernel and device in a process: a new seed or epoch reuses its verdict."""
+    monkeypatch.setattr(runtime, "_VERDICTS", {})
+    cfg = AugmentationConfig({"u": {"kind": "uniform", "low": 0.0, "high": 1.0}})
+    dpa.Generator(cfg, seed=1).batch(range(10), backend="torch", executor="torch")
+    assert list(runtime._VERDICTS.values()) == [True]
+    calls = []
+    monkeypatch.setattr(runtime, "_check", lambda *a: calls.append(a) or True)
+    gen = dpa.Generator(cfg, seed=2)
+    gen.batch(range(10), epoch=5, backend="torch", executor="torch")
+    assert calls == [] and runtime.active(gen.plan(epoch=5), "cpu")

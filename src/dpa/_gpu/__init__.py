@@ -1,27 +1,28 @@
-"""The fused Triton path for ``gen_augmentation_batch(..., backend="torch", device="cuda")``.
+"""The fused Triton path for ``backend="torch"`` on a CUDA device: one kernel launch per batch.
 
 One kernel launch computes every output of a config for all ids (hashing,
 gates, mapping), bit for bit the values of the numpy, C and torch paths
-(docs/SPEC.md). Modules:
+(docs/SPEC.md), from the spec programs that define every kind (there is no
+per-kind code in this package). Modules:
 
-* :mod:`dpa._gpu.program`: a config as the kernel's program (pure Python);
-* :mod:`dpa._gpu.prims`: the building blocks as Triton device functions;
-* :mod:`dpa._gpu.kinds`: each built-in spec kind over those blocks;
-* :mod:`dpa._gpu.walker`: a spec program (a list of primitive ops) over them;
-* :mod:`dpa._gpu.fused`: the kernel and its launch.
+* :mod:`dpa._gpu.program`: a config's spec programs lowered to the kernel's records (pure Python);
+* :mod:`dpa._gpu.prims`: the primitives as Triton device functions;
+* :mod:`dpa._gpu.walker`: a lowered spec program over them, unrolled at compile time;
+* :mod:`dpa._gpu.fused`: the kernel, its compilation and launch;
+* :mod:`dpa._gpu.runtime`: per-plan state, the first-run check and the fallback.
 
 This package's ``__init__`` imports neither triton nor torch: the generation
 code asks :func:`triton_enabled` first, and only then imports the rest.
 
-Selection: the fused kernel runs when the ids are on a CUDA device, triton is
-importable, the path is switched on, and ``DPA_DISABLE_TRITON`` is not set
-(to ``1``, ``true``, ``yes`` or ``on``). It is switched on by
-``DPA_TRITON=1`` for now: :data:`ON_BY_DEFAULT` becomes True once the
-kernel has been checked bit for bit on a GPU (no device was lent while it
-was written; the Triton interpreter checks it on every CI run). With
-``TRITON_INTERPRET=1`` CPU tensors are eligible too, which is how the tests
-drive it through :meth:`dpa.generator.EpochPlan.torch`. Whenever it does not run, the torch
-kernels do, with the same bits.
+Selection: automatic. The fused kernel computes a batch when the ids are on
+a CUDA device of an NVIDIA build of torch, triton is importable, and
+``DPA_DISABLE_TRITON`` is not set (to ``1``, ``true``, ``yes`` or ``on``);
+otherwise the torch kernels do, with the same bits. Because the compiled
+kernel has not been run on a GPU by its authors, its first run per config
+and device in a process is checked against the torch kernels
+(:mod:`dpa._gpu.runtime`); a failure warns once and falls back. Tests drive
+it on CPU tensors through Triton's interpreter: with ``TRITON_INTERPRET=1``
+and ``DPA_TRITON=1`` CPU tensors are eligible too.
 """
 
 from __future__ import annotations
@@ -31,10 +32,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ON_BY_DEFAULT", "triton_enabled", "triton_importable", "fused_batch"]
-
-# Flip to True once the compiled kernel has matched the CPU on a GPU.
-ON_BY_DEFAULT = False
+__all__ = ["triton_enabled", "triton_importable", "fused_batch"]
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -50,31 +48,31 @@ def triton_importable() -> bool:
 
 
 def triton_enabled(ids: Any) -> bool:
-    """Whether the fused Triton kernel computes a batch for the id tensor ``ids``.
+    """Whether the fused Triton kernel is asked to compute a batch for the id tensor ``ids``.
 
     Args:
         ids: the batch's ids, a torch tensor.
 
     Returns:
-        True when ``DPA_DISABLE_TRITON`` is not set, the path is on
-        (:data:`ON_BY_DEFAULT` or ``DPA_TRITON=1``), ``ids`` is a CUDA tensor
-        on an NVIDIA build of torch (or Triton's interpreter is on:
-        ``TRITON_INTERPRET=1``) and triton is importable. ROCm is left to the
-        torch kernels until the AMD lowering has been checked.
+        True when ``DPA_DISABLE_TRITON`` is not set, triton is importable,
+        and ``ids`` is a CUDA tensor on an NVIDIA build of torch (ROCm is
+        left to the torch kernels until the AMD lowering has been checked),
+        or a CPU tensor under Triton's interpreter with ``DPA_TRITON=1``
+        (``TRITON_INTERPRET=1``, the tests' way to run the kernel without a
+        GPU). The kernel may still decline a config (:func:`fused_batch`).
     """
     if _env_flag("DPA_DISABLE_TRITON"):
-        return False
-    if not (ON_BY_DEFAULT or _env_flag("DPA_TRITON")):
         return False
     if getattr(ids, "is_cuda", False):
         # ROCm tensors say is_cuda too; only NVIDIA's lowering (PTX) has been checked.
         if _is_rocm():
             return False
-    elif not _env_flag("TRITON_INTERPRET"):
+    elif not (_env_flag("TRITON_INTERPRET") and _env_flag("DPA_TRITON")):
         return False
     return triton_importable()
 
 
+@lru_cache(maxsize=1)
 def _is_rocm() -> bool:
     import torch
 
@@ -82,18 +80,20 @@ def _is_rocm() -> bool:
 
 
 def fused_batch(plan: Any, ids: Any) -> dict[str, Any] | None:
-    """A generation plan's outputs for int64 ``ids`` from the fused kernel; None if a kind has no device function.
+    """A generation plan's outputs for int64 ``ids`` from the fused kernel, or None: the torch kernels compute them.
 
     Args:
-        plan: the generation plan (its ``entries``, ``row_c``, ``row_k2`` and
-            ``config.outputs`` are read).
+        plan: the :class:`dpa.generator.EpochPlan` (its ``entries``,
+            ``row_c``, ``row_k2``, ``config.outputs`` are read; its
+            ``kernels`` dict keeps the compiled kernel per device).
         ids: 1-D int64 tensor of ids (uint64 bits), on the device to compute on.
 
     Returns:
         ``{output name: tensor}`` in config order (float64, int64 or bool,
-        on ``ids``' device), or None for a config with a kind the kernel
-        does not know (a user's registered kind): the caller falls back.
+        each its own allocation on ``ids``' device), or None where the
+        kernel does not run this config: it failed its first-run check on
+        this device (warned once), or a spec uses a primitive it lacks.
     """
-    from dpa._gpu import fused
+    from dpa._gpu import runtime
 
-    return fused.batch(plan, ids)
+    return runtime.batch(plan, ids)
