@@ -31,23 +31,39 @@ def as_torch_ids(sample_ids: Any, device: Any = None) -> Any:
     """Ids as a 1-D int64 tensor on ``device`` holding their 64 bits (ids >= 2**63 read as negative).
 
     An int64 tensor is taken as ids as they are, so its negative values are
-    refused; ids >= 2**63 come in as lists, ranges or uint64 arrays.
+    refused; checking that costs a CUDA tensor one host-device
+    synchronisation. A ``torch.uint64`` tensor holds only valid ids, so it
+    needs no check: on a GPU it is the way to ask for a batch without any
+    synchronisation. A ``range`` of ids below 2**63 is made on the device
+    (no copy); other ids (lists, arrays) are copied from pinned memory
+    without waiting for the device.
 
     Raises:
         TypeError, ValueError: as :func:`as_sample_ids`.
     """
     import torch
 
-    if isinstance(sample_ids, torch.Tensor) and sample_ids.dtype == torch.int64:
+    if isinstance(sample_ids, torch.Tensor) and sample_ids.dtype in (torch.int64, torch.uint64):
         if sample_ids.ndim != 1:
             raise ValueError(f"sample_ids must be 1-D; got shape {tuple(sample_ids.shape)}")
+        if sample_ids.dtype == torch.uint64:
+            return sample_ids.view(torch.int64).to(device)
         if sample_ids.numel() and bool((sample_ids < 0).any()):
             i = int(torch.nonzero(sample_ids < 0)[0])
             raise ValueError(f"sample_ids[{i}] must be in [0, 2**64); got {int(sample_ids[i])}")
         return sample_ids.to(device)
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if isinstance(sample_ids, range) and dev.type == "cuda" and len(sample_ids):
+        lo, hi = min(sample_ids[0], sample_ids[-1]), max(sample_ids[0], sample_ids[-1])
+        if 0 <= lo and hi < 2**63:
+            r = sample_ids
+            return torch.arange(r.start, r.stop, r.step, dtype=torch.int64, device=dev)
     ids = as_sample_ids(sample_ids)
     # The tensor holds the ids' 64 bits; ids >= 2**63 read as negative int64.
-    return torch.from_numpy(ids.view(np.int64)).to(device)
+    host = torch.from_numpy(ids.view(np.int64))
+    if dev.type == "cuda":
+        return host.pin_memory().to(dev, non_blocking=True)
+    return host.to(dev)
 
 
 def torch_device(device: Any) -> Any:
