@@ -134,6 +134,8 @@ class BenchmarkRunner:
             import torch
 
             ids: Any = torch.arange(n, dtype=torch.int64, device=cfg.device or "cpu")
+            if ids.is_cuda:  # uint64 ids need no check for negative values, so a call does not sync the device
+                ids = ids.to(torch.uint64)
         else:
             ids = np.arange(n, dtype=np.uint64)
         fn = lambda: dpa.gen_augmentation_batch(ids, config, seed=cfg.seed, backend=cfg.backend, device=cfg.device)  # noqa: E731

@@ -248,25 +248,30 @@ def test_interpreter_suite() -> None:
 @requires_torch
 @requires_triton
 def test_fused_kernel_on_cuda_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU: the kernel is selected by itself, passes its first-run check, and gives the CPU's bits."""
+    import warnings
+
     import torch
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device (the interpreter suite covers the kernel's logic)")
-    from dpa._gpu import fused
+    from dpa._gpu import runtime
     from dpa.generate import generator_for
     from tests.dpa.test_triton_interpreter import EDGES
 
-    monkeypatch.setenv("DPA_TRITON", "1")
     monkeypatch.delenv("DPA_DISABLE_TRITON", raising=False)
     rng = np.random.default_rng(1)
     ids = np.concatenate([np.arange(100_000, dtype=np.uint64), rng.integers(0, 2**64, 100_000, dtype=np.uint64),
                           np.array([2**63, 2**64 - 1], dtype=np.uint64)])
     configs = [dpa.get_preset(p) for p in dpa.preset_names()]
-    configs += [AugmentationConfig(EVERY_BRANCH), AugmentationConfig(EDGES)]
+    configs += [AugmentationConfig(EVERY_BRANCH), AugmentationConfig(EDGES),
+                AugmentationConfig({"all": AllPrimitivesSpec(p=0.5)})]
     for cfg in configs:
         for seed, epoch in [(0, 0), (2**64 - 1, 2**32 - 1)]:
-            got = dpa.gen_augmentation_batch(ids, cfg, seed=seed, epoch=epoch, backend="torch", device="cuda")
-            assert generator_for(cfg, seed).plan(epoch=epoch) in fused._PLANS  # the fused kernel ran
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)  # a failed first-run check fails here
+                got = dpa.gen_augmentation_batch(ids, cfg, seed=seed, epoch=epoch, backend="torch", device="cuda")
+            assert runtime.active(generator_for(cfg, seed).plan(epoch=epoch), "cuda:0")  # the fused kernel ran
             want = dpa.Generator(cfg, seed=seed, compiled=False).plan(epoch=epoch).numpy(ids)
             for name in want:
                 got_bits = got[name].cpu().numpy().view(np.uint8)
@@ -275,20 +280,17 @@ def test_fused_kernel_on_cuda_equals_cpu(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @requires_torch
 @requires_triton
-def test_readme_gpu_example(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_gpu_example() -> None:
     import torch
 
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
-    from dpa._gpu import fused
-
-    monkeypatch.setenv("DPA_TRITON", "0")  # restored after the block sets it
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
-    (block,) = [b for b in blocks if b.startswith('import os\nos.environ["DPA_TRITON"] = "1"')]
+    (block,) = [b for b in blocks if "# the fused Triton kernel" in b]
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)
     params = namespace["params"]
-    assert len(fused._PLANS) > 0 and params["rotation"].device.type == "cuda"
+    assert params["rotation"].device.type == "cuda"
     want = dpa.gen_augmentation_batch(range(4096), dpa.get_preset("moderate"), seed=0, epoch=3)
     for name in want:
         np.testing.assert_array_equal(params[name].cpu().numpy(), want[name], err_msg=name)

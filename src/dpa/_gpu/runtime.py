@@ -149,4 +149,7 @@ def _fail(key: tuple, device: torch.device, what: str) -> None:
 
 def active(plan: Any, device: Any) -> bool:
     """Whether the fused kernel computes ``plan``'s batches on ``device`` (it has run there and passed its check)."""
-    return isinstance(plan.kernels.get(torch.device(device)), _Bound)
+    dev = torch.device(device)
+    if dev.type == "cuda" and dev.index is None:  # "cuda": the current device, as tensors made there say
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return isinstance(plan.kernels.get(dev), _Bound)
