@@ -71,11 +71,6 @@
 #define BLOCK DPA_BLOCK
 #define SUB DPA_SUB
 #define MAX_STACK_OUT 256
-/* Outputs of at least this many bytes in one call are streamed past the caches (see stream_copy): they
- * cannot stay cached anyway, and a caller of a smaller call (a stream chunk) reads them back soon. */
-#ifndef DPA_STREAM_BYTES
-#define DPA_STREAM_BYTES (16 << 20)
-#endif
 
 /* ------------------------------------------------------------------ hashing loops */
 
@@ -253,49 +248,35 @@ static PyObject *Kernel_bind(KernelObject *self, PyObject *args)
     return (PyObject *)p;
 }
 
-/* Fill outs[slot][0..n) for ids[0..n). words (nrows x stride), ra (stride) and scratch (nregs x sub
- * 8-byte slots, then 2 x nout x sub when staged) are caller scratch, stride >= min(n, BLOCK), sub <=
- * stride. Staged, a block's outputs are computed in scratch and streamed out during the next block
- * (see Drain); else they are computed in place. */
+/* Fill outs[slot][0..n) for ids[0..n). words (nrows x stride), ra (stride) and scratch (nregs x sub 8-byte
+ * slots) are caller scratch, stride >= min(n, BLOCK), sub <= stride. Outputs are computed in place, the next
+ * part's output lines fetched while a part runs (see Ahead). */
 static void fill(const Program *p, const uint64_t *ids, Py_ssize_t n, char **outs, uint64_t *words, uint64_t *ra,
-                 char *scratch, Py_ssize_t stride, Py_ssize_t sub, int staged)
+                 char *scratch, Py_ssize_t stride, Py_ssize_t sub)
 {
     const Kernel *k = &p->kernel->k;
-    char *stack[3 * MAX_STACK_OUT];
-    char **ptrs = k->nout <= MAX_STACK_OUT ? stack : (char **)malloc(3 * (size_t)k->nout * sizeof(char *));
+    char *stack[2 * MAX_STACK_OUT];
+    char **ptrs = k->nout <= MAX_STACK_OUT ? stack : (char **)malloc(2 * (size_t)k->nout * sizeof(char *));
     if (!ptrs)
         return; /* only with more than MAX_STACK_OUT outputs and no memory: Program_fill checks first */
-    char **cur = ptrs, **prev = ptrs + k->nout, **dest = ptrs + 2 * k->nout;
-    char *stage[2] = {scratch + (Py_ssize_t)k->nregs * sub * 8, scratch + ((Py_ssize_t)k->nregs + k->nout) * sub * 8};
-    Drain d = {prev, dest, k->types, k->nout, k->nout, 0, 0, 0};
-    int part = 0;
-    Frame f = {words, stride, scratch, sub, cur, NULL};
+    char **cur = ptrs, **next = ptrs + k->nout;
+    Ahead ahead = {next, k->types, k->nout, k->nout, 0, 0, 0};
+    Frame f = {words, stride, scratch, sub, cur, &ahead};
     for (Py_ssize_t start = 0; start < n; start += stride) {
         Py_ssize_t m = n - start < stride ? n - start : stride;
         hash_rows(ids + start, m, p->row_c, p->row_k2, k->nrows, ra, words, stride);
-        for (Py_ssize_t s = 0; s < m; s += sub, part++) {
-            const Py_ssize_t ms = m - s < sub ? m - s : sub, off = start + s;
+        for (Py_ssize_t s = 0; s < m; s += sub) {
+            const Py_ssize_t ms = m - s < sub ? m - s : sub, off = start + s, nx = off + ms;
             for (int j = 0; j < k->nout; j++) {
-                char *at = outs[j] + off * (k->types[j] == T_BOOL ? 1 : 8);
-                cur[j] = staged ? stage[part & 1] + (Py_ssize_t)j * sub * 8 : at;
+                const Py_ssize_t size = k->types[j] == T_BOOL ? 1 : 8;
+                cur[j] = outs[j] + off * size;
+                next[j] = outs[j] + nx * size;
             }
+            ahead.m = (size_t)(n - nx < sub ? n - nx : sub), ahead.slot = 0, ahead.done = 0;
+            ahead.quota = (ahead.m * 8 * (size_t)k->nout / (size_t)(k->nins ? k->nins : 1) + 63) & ~(size_t)63;
             f.words = words + s;
-            f.drain = staged && part ? &d : NULL;
             run_block(k, &f, ms);
-            if (staged) {
-                drain_some(&d, (size_t)-1); /* what the instructions left */
-                for (int j = 0; j < k->nout; j++)
-                    prev[j] = cur[j], dest[j] = outs[j] + off * (k->types[j] == T_BOOL ? 1 : 8);
-                d.m = ms, d.slot = 0, d.done = 0;
-                d.quota = ((size_t)ms * 8 * k->nout / (k->nins ? k->nins : 1) + 63) & ~(size_t)63;
-            }
         }
-    }
-    if (staged) {
-        drain_some(&d, (size_t)-1);
-#if defined(__GNUC__) && defined(__x86_64__)
-        _mm_sfence(); /* the streamed stores are globally visible before the call returns */
-#endif
     }
     if (ptrs != stack)
         free(ptrs);
@@ -341,14 +322,13 @@ static PyObject *Program_fill(Program *self, PyObject *args)
         return NULL;
     }
     Py_ssize_t n = ids.len / 8;
-    const int staged = n * 8 * (Py_ssize_t)k->nout >= DPA_STREAM_BYTES;
-    /* One scratch size per program (a block's hash rows, then the registers and staged outputs), kept
+    /* One scratch size per program (a block's hash rows, then the registers), kept
      * between calls: a fresh buffer this size comes from mmap and costs page faults on every call. */
     const size_t words_bytes = ((size_t)k->nrows + 1) * BLOCK * 8;
     char *scratch = self->spare;
     self->spare = NULL;
     if (!scratch)
-        scratch = (char *)malloc(words_bytes + ((size_t)k->nregs + 2 * (size_t)k->nout + 1) * SUB * 8);
+        scratch = (char *)malloc(words_bytes + ((size_t)k->nregs + 1) * SUB * 8);
     Py_buffer *views = (Py_buffer *)calloc(k->nout ? k->nout : 1, sizeof(Py_buffer));
     char **ptrs = (char **)calloc(k->nout ? k->nout : 1, sizeof(char *));
     int ok = views && ptrs && scratch;
@@ -360,7 +340,7 @@ static PyObject *Program_fill(Program *self, PyObject *args)
         uint64_t *words = (uint64_t *)scratch;
         Py_BEGIN_ALLOW_THREADS
         fill(self, (const uint64_t *)ids.buf, n, ptrs, words, words + (size_t)k->nrows * BLOCK, scratch + words_bytes,
-             BLOCK, SUB, staged);
+             BLOCK, SUB);
         Py_END_ALLOW_THREADS
         for (int j = 0; j < k->nout; j++)
             PyBuffer_Release(&views[j]);
@@ -597,7 +577,6 @@ PyMODINIT_FUNC PyInit__ckernel(void)
 {
     if (PyType_Ready(&KernelType) < 0 || PyType_Ready(&ProgramType) < 0)
         return NULL;
-    stream_copy_init();
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
         return NULL;
@@ -629,6 +608,5 @@ PyMODINIT_FUNC PyInit__ckernel(void)
         Py_DECREF(m);
         return NULL;
     }
-    PyModule_AddIntConstant(m, "STREAM_BYTES", DPA_STREAM_BYTES);
     return m;
 }

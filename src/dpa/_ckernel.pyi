@@ -7,7 +7,6 @@ Buffer = Any  # an object with the buffer protocol (numpy arrays); collections.a
 BLOCK: int  # ids hashed at once
 SUB: int  # ids per interpreter pass
 OPCODES: tuple[str, ...]  # the opcodes' names, in the order of their numbers (dpa._cplan.OPCODES)
-STREAM_BYTES: int  # calls writing at least this many output bytes stream them past the caches
 
 class Kernel:
     """A config's spec programs, lowered by dpa._cplan and checked: epoch-independent."""

@@ -305,64 +305,32 @@ typedef struct {
     char *scratch;         /* nregs registers of SUB 8-byte slots */
     ptrdiff_t sub;
     char **outs;           /* output slot j's values for this block start at outs[j] */
-    struct Drain *drain;   /* outputs of the previous block still to be written out, or NULL */
+    struct Ahead *ahead;   /* the next part's output lines still to fetch, or NULL */
 } Frame;
 
-/* Copy n bytes to memory that is not read again soon, bypassing the caches where the CPU can
- * (non-temporal stores: no read of the destination line first, which halves the memory traffic of
- * writing a large fresh array). The widest stores the CPU has: more bytes in flight per store. */
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-#define DPA_STREAM_BODY(ALIGN, STORE)                                                                                  \
-    while (n && ((uintptr_t)dst & (ALIGN - 1))) {                                                                      \
-        *dst++ = *src++;                                                                                               \
-        n--;                                                                                                           \
-    }                                                                                                                  \
-    for (; n >= ALIGN; n -= ALIGN, dst += ALIGN, src += ALIGN)                                                         \
-        STORE;                                                                                                         \
-    memcpy(dst, src, n);
-
-__attribute__((target("avx512f"))) static void stream_copy_512(char *dst, const char *src, size_t n)
-{
-    DPA_STREAM_BODY(64, _mm512_stream_si512((__m512i *)dst, _mm512_loadu_si512((const void *)src)))
-}
-static void stream_copy_128(char *dst, const char *src, size_t n)
-{
-    DPA_STREAM_BODY(16, _mm_stream_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src)))
-}
-static void (*stream_copy)(char *, const char *, size_t) = stream_copy_128;
-
-static void stream_copy_init(void)
-{
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) /* measured: 256-bit streaming stores were slower than either */
-        stream_copy = stream_copy_512;
-}
-#else
-static void stream_copy(char *dst, const char *src, size_t n) { memcpy(dst, src, n); }
-static void stream_copy_init(void) {}
-#endif
-
-/* The staged outputs of one block, written out a little after each instruction of the next block, so
- * that the memory writes overlap that block's computing instead of stalling in one burst. */
-typedef struct Drain {
-    char **src, **dst;          /* per output slot */
+/* The output lines of the next part of a block, fetched a little after each instruction of this part. A fresh
+ * output array is not in any cache, so each pass that writes an output would otherwise stall on reading its
+ * lines for ownership; fetched ahead (into L2: L1 holds the registers), those reads overlap the computing.
+ * Measured on `resized_crop` alone, 1M ids: 13 ms with non-temporal staging, 10 with plain stores, 9.3 with
+ * this (the kernel before spec programs: 7.1). */
+typedef struct Ahead {
+    char **at;                  /* per output slot: where the next part's values go */
     const unsigned char *types; /* per output slot */
-    int nout, slot;             /* slot: the next one to copy */
-    ptrdiff_t m;                /* ids in the block */
-    size_t done, quota;         /* bytes of `slot` copied; bytes to copy per call */
-} Drain;
+    int nout, slot;             /* slot: the next one to fetch */
+    size_t m, done, quota;      /* ids in the next part; bytes of `slot` fetched; bytes to fetch per call */
+} Ahead;
 
-static void drain_some(Drain *d, size_t budget)
+static void fetch_ahead(Ahead *a, size_t budget)
 {
-    while (budget && d->slot < d->nout) {
-        const size_t total = (size_t)d->m * (d->types[d->slot] == T_BOOL ? 1 : 8);
-        const size_t take = total - d->done < budget ? total - d->done : budget;
-        stream_copy(d->dst[d->slot] + d->done, d->src[d->slot] + d->done, take);
-        d->done += take;
+    while (budget && a->slot < a->nout) {
+        const size_t total = a->m * (a->types[a->slot] == T_BOOL ? 1 : 8);
+        const size_t take = total - a->done < budget ? total - a->done : budget;
+        for (size_t o = 0; o < take; o += 64)
+            __builtin_prefetch(a->at[a->slot] + a->done + o, 1, 1);
+        a->done += take;
         budget -= take;
-        if (d->done == total)
-            d->slot++, d->done = 0;
+        if (a->done == total)
+            a->slot++, a->done = 0;
     }
 }
 
@@ -713,8 +681,8 @@ static void run_block(const Kernel *kn, const Frame *f, ptrdiff_t m)
             LOOP_CLOSE(unsigned char);
             break;
         }
-        if (f->drain)
-            drain_some(f->drain, f->drain->quota);
+        if (f->ahead)
+            fetch_ahead(f->ahead, f->ahead->quota);
     }
 }
 

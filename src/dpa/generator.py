@@ -432,7 +432,7 @@ def _aligned_empty(n: int, dtype: Any) -> np.ndarray:
     nbytes = n * np.dtype(dtype).itemsize
     if nbytes < 2 * _HUGE_PAGE:
         # Aligning costs ~2.5 us an array (24 per `moderate` call: 3x a 256-id batch's time), and the
-        # kernel's streaming copy aligns its own start: small arrays come straight from numpy.
+        # kernel needs no alignment: small arrays come straight from numpy.
         return np.empty(n, dtype=dtype)
     buf = np.empty(nbytes + _HUGE_PAGE, dtype=np.uint8)
     offset = -buf.__array_interface__["data"][0] % _HUGE_PAGE
