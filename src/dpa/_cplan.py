@@ -9,7 +9,10 @@ module turns every parameter's :class:`~dpa.program.SpecProgram` into them:
   destination of an instruction that reads them);
 * ``c + draw * s``, with ``c``, ``s`` constants (in any operand order, as
   a subtraction, or with ``unit(draw)`` for ``draw * 2**-32``) becomes one
-  ``affine`` instruction, which computes exactly the same double;
+  ``affine`` instruction, which computes exactly the same double, and
+  ``exp`` of such a value (its only use) one ``affine_exp`` instruction:
+  one pass over a block instead of two, and the kernel knows the range of
+  the argument without looking at it;
 * a gated parameter's outputs get a ``close`` instruction each: where the
   gate draw is at or above the threshold, the output takes its identity.
 
@@ -141,6 +144,11 @@ def _lower_param(lw: _Lowering, p: Param, types: str) -> None:
     uses = prog.uses()
     fused = _fusions(prog, uses)
     skipped = {r for (_, _, _, temps) in fused.values() for r in temps}
+    # exp(c + draw * s) with the affine value used once: idx of the exp -> the affine's fusion.
+    affine_of = {prog.instrs[idx].out[0]: f for idx, f in fused.items()}
+    exp_fused = {idx: affine_of[ins.args[0]] for idx, ins in enumerate(prog.instrs)
+                 if ins.op == "exp" and ins.args[0] in affine_of and uses[ins.args[0]] == 1}
+    skipped |= {prog.instrs[idx].args[0] for idx in exp_fused}
     where: dict[int, int] = {}  # register -> location
     remaining = list(uses)
     # Outputs are computed straight into their arrays: the first output of each register.
@@ -175,9 +183,10 @@ def _lower_param(lw: _Lowering, p: Param, types: str) -> None:
         dsts = [out_home.get(r) or lw.reg() for r in ins.out]
         for r, d in zip(ins.out, dsts):
             where[r] = d
-        if idx in fused:
-            draw, scale, offset, _ = fused[idx]
-            lw.emit("affine", dsts[0], where[draw], lw.imm(scale, "f64"), lw.imm(offset, "f64"))
+        if idx in fused or idx in exp_fused:
+            draw, scale, offset, _ = fused[idx] if idx in fused else exp_fused[idx]
+            lw.emit("affine" if idx in fused else "affine_exp", dsts[0], where[draw], lw.imm(scale, "f64"),
+                    lw.imm(offset, "f64"))
             done([draw])
             continue
         args = [operand(a) for a in ins.args]

@@ -32,7 +32,7 @@
 
 /* Opcodes: the order of dpa/_cplan.py's OPCODES. */
 enum {
-    OP_TO_FLOAT_D, OP_TO_FLOAT_I, OP_UNIT, OP_OPEN_UNIT, OP_AFFINE,
+    OP_TO_FLOAT_D, OP_TO_FLOAT_I, OP_UNIT, OP_OPEN_UNIT, OP_AFFINE, OP_AFFINE_EXP,
     OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_NEG, OP_MIN, OP_MAX,
     OP_EXP, OP_LOG, OP_SQRT, OP_NDTRI, OP_FLOOR,
     OP_LT, OP_LE, OP_GT, OP_GE,
@@ -54,7 +54,7 @@ enum { T_FLOAT = 0, T_INT = 1, T_BOOL = 2 };
  * X any 8-byte value (f64 or i64), '-' nothing; lower case: an array, not an immediate. Position 0 is
  * the destination. */
 static const char *const OP_SIGNATURE[OP_COUNT] = {
-    "FD--", "Fi--", "FD--", "FD--", "FDUU",
+    "FD--", "Fi--", "FD--", "FD--", "FDUU", "FDUU",
     "FFF-", "FFF-", "FFF-", "FFF-", "Ff--", "FFF-", "FFF-",
     "Ff--", "Ff--", "Ff--", "Ff--", "Ff--",
     "BFF-", "BFF-", "BFF-", "BFF-",
@@ -65,7 +65,7 @@ static const char *const OP_SIGNATURE[OP_COUNT] = {
 
 /* The names dpa/_cplan.py gives the opcodes (a test checks they agree). */
 static const char *const OP_NAMES[OP_COUNT] = {
-    "to_float_d", "to_float_i", "unit", "open_unit", "affine",
+    "to_float_d", "to_float_i", "unit", "open_unit", "affine", "affine_exp",
     "add", "sub", "mul", "div", "neg", "min", "max",
     "exp", "log", "sqrt", "ndtri", "floor",
     "lt", "le", "gt", "ge",
@@ -561,6 +561,16 @@ static void run_block(const Kernel *kn, const Frame *f, ptrdiff_t m)
             LOOP_D(double, E_AFFINE(x, scale, offset));
             break;
         }
+        case OP_AFFINE_EXP: {
+            /* Its argument is monotone in the draw: the ends of its range say whether dpa_exp_near (the same
+             * bits there) covers every value, with no pass over the block to find out. */
+            const double scale = bits_f(B.k), offset = bits_f(C.k), top = E_AFFINE(M32, scale, offset);
+            if (A.kind != L_REG && fabs(offset) <= FAST_EXP_LIMIT && fabs(top) <= FAST_EXP_LIMIT)
+                LOOP_D(double, dpa_exp_near(E_AFFINE(x, scale, offset)));
+            else
+                LOOP_D(double, E_EXP(E_AFFINE(x, scale, offset)));
+            break;
+        }
         case OP_ADD:
             LOOP_FF(E_ADD(a, b));
             break;
@@ -712,6 +722,7 @@ static void run_one(const Kernel *kn, uint64_t *fr)
         case OP_UNIT: *d = f2u(E_UNIT(D1)); break;
         case OP_OPEN_UNIT: *d = f2u(E_OPEN_UNIT(D1)); break;
         case OP_AFFINE: *d = f2u(E_AFFINE(D1, F1(in->b), F1(in->c))); break;
+        case OP_AFFINE_EXP: *d = f2u(E_EXP(E_AFFINE(D1, F1(in->b), F1(in->c)))); break;
         case OP_ADD: *d = f2u(E_ADD(F1(in->a), F1(in->b))); break;
         case OP_SUB: *d = f2u(E_SUB(F1(in->a), F1(in->b))); break;
         case OP_MUL: *d = f2u(E_MUL(F1(in->a), F1(in->b))); break;

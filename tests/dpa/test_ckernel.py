@@ -307,3 +307,41 @@ def test_fused_affine_forms_keep_every_bit(c: float) -> None:
         want = dpa.Generator(cfg, compiled=False).batch(ids, executor="numpy")
         for name in want:
             assert np.array_equal(got[name].view(np.uint64), want[name].view(np.uint64)), (c, s, name)
+
+
+@register_spec
+@dataclass(frozen=True)
+class _FusedExp(dpa.Spec):
+    """exp(c + draw * s): _cplan fuses it into one 'affine_exp' instruction; exp of a value used twice it does not."""
+
+    kind: ClassVar[str] = "test_fused_exp"
+    n_draws: ClassVar[int] = 2
+    c: float = 0.0
+    s: float = 1.0
+
+    def outputs(self):
+        return tuple(Output(f"_{i}", "float", 0.0) for i in range(4))
+
+    def program(self, b):
+        twice = self.c + b.unit(1) * self.s
+        return (b.exp(self.c + b.draw(0) * self.s), b.exp(b.draw(1) * self.s - self.c), b.exp(twice), twice)
+
+
+@needs_kernel
+@pytest.mark.parametrize("c", [0.0, -0.0, 3.5, -699.0, 700.0, -745.5, 709.9, 1e300])
+def test_fused_exp_keeps_every_bit(c: float) -> None:
+    """Arguments inside and outside the fast exp's range, straddling it, overflowing, NaN: compared as bits."""
+    from dpa._cplan import lower, opcodes
+    from dpa._layout import Layout
+
+    code, _, _ = lower(Layout(AugmentationConfig({"x": _FusedExp(c=0.5, s=1e-7)}), 0))
+    assert list(code[::8]).count(opcodes()["affine_exp"]) == 2
+    ids = np.concatenate([np.arange(700, dtype=np.uint64), np.array([2**64 - 1, 2**63], dtype=np.uint64)])
+    for s in (1.0, -1.0, 0.0, 1e-7, -3e-7, 2.0**-32, 1.7e-7, 1e300, float("inf")):
+        cfg = AugmentationConfig({"x": _FusedExp(c=c, s=s)})
+        got = dpa.Generator(cfg).batch(ids, executor="compiled")
+        want = dpa.Generator(cfg, compiled=False).batch(ids, executor="numpy")
+        gen = dpa.Generator(cfg)
+        for name in want:
+            assert np.array_equal(got[name].view(np.uint64), want[name].view(np.uint64)), (c, s, name)
+            assert gen.params(int(ids[-1]))[name] == want[name][-1] or np.isnan(want[name][-1]), (c, s, name)
